@@ -1,0 +1,75 @@
+"""Shared fixtures: every test runs with pip's configuration turned off and its own cache."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.localserver import ServerState, serve_folder
+from tests.wheelfactory import SimpleIndex
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Tests never see this machine's pip configuration, netrc or cache."""
+    for name in list(os.environ):
+        if name.startswith(("PIP_", "UV_", "WHEELHOUSE_")) or name in (
+            "HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY",
+        ):
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("NETRC", os.devnull)
+    monkeypatch.setenv("WHEELHOUSE_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+
+
+@pytest.fixture
+def index(tmp_path: Path) -> SimpleIndex:
+    """An empty static index; add files, `.write()`, then serve it with `served_index`."""
+    return SimpleIndex(root=tmp_path / "index")
+
+
+@pytest.fixture
+def serve() -> Iterator[object]:
+    """serve(path) -> (base_url, state): a real HTTP server for the rest of the test."""
+    stack: list[object] = []
+
+    def start(root: Path) -> tuple[str, ServerState]:
+        cm = serve_folder(root)
+        url, state = cm.__enter__()
+        stack.append(cm)
+        return url, state
+
+    yield start
+    for cm in reversed(stack):
+        cm.__exit__(None, None, None)  # type: ignore[attr-defined]
+
+
+def find_python37() -> str | None:
+    """A real CPython 3.7 (through pyenv on these machines, or $WH_TEST_PYTHON37)."""
+    env = os.environ.get("WH_TEST_PYTHON37")
+    if env:
+        return env
+    pyenv = shutil.which("pyenv")
+    if pyenv:
+        for version in ("3.7.16", "3.7.17", "3.7"):
+            out = subprocess.run([pyenv, "which", "python"], capture_output=True, text=True,
+                                 env={**os.environ, "PYENV_VERSION": version})
+            if out.returncode == 0 and out.stdout.strip():
+                return out.stdout.strip()
+    return shutil.which("python3.7")
+
+
+@pytest.fixture(scope="session")
+def python37() -> str:
+    found = find_python37()
+    if not found:
+        if os.environ.get("CI"):
+            pytest.fail("CI needs a real Python 3.7 (pyenv 3.7.x or $WH_TEST_PYTHON37)")
+        pytest.skip("no Python 3.7 on this machine (install it with pyenv to run this test)")
+    return found

@@ -1,0 +1,33 @@
+"""The one root error of wheelhouse and the few kinds the command line tells apart."""
+
+from __future__ import annotations
+
+
+class WheelhouseError(Exception):
+    """A problem the user can act on; the CLI prints its message without a traceback."""
+
+    exit_code = 1
+
+
+class UsageError(WheelhouseError):
+    """Bad arguments or a malformed input file (requirement, profile, lock)."""
+
+    exit_code = 2
+
+
+class ResolutionError(WheelhouseError):
+    """No set of versions satisfies the requirements for the target."""
+
+    exit_code = 3
+
+
+class NetworkError(WheelhouseError):
+    """An index or file server could not be reached or answered wrongly."""
+
+    exit_code = 4
+
+
+class IntegrityError(WheelhouseError):
+    """Bytes do not match the hash, RECORD or lock that vouches for them."""
+
+    exit_code = 5

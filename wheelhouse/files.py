@@ -1,0 +1,92 @@
+"""The one place that puts files where others will read them: write aside, check, rename.
+
+Every "nothing half-written" promise of wheelhouse rests on these few functions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+from types import TracebackType
+
+from wheelhouse.errors import IntegrityError
+
+
+class AtomicFile:
+    """A file written under a temporary name, hashed while written, renamed on `commit`.
+
+    Used as a context manager: leaving the block without `commit()` (or by an exception)
+    removes the temporary file, so the destination is either the old file or the new one.
+    """
+
+    def __init__(self, dest: Path, algorithm: str = "sha256", mode: int = 0o644) -> None:
+        self.dest = Path(dest)
+        self.dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{self.dest.name}.", suffix=".part", dir=self.dest.parent
+        )
+        self._file = os.fdopen(fd, "wb")
+        self.tmp = Path(tmp)
+        self.hasher = hashlib.new(algorithm)
+        self.size = 0
+        self._mode = mode
+        self._done = False
+
+    def write(self, data: bytes) -> None:
+        self._file.write(data)
+        self.hasher.update(data)
+        self.size += len(data)
+
+    def hexdigest(self) -> str:
+        return self.hasher.hexdigest()
+
+    def commit(self, expected: str | None = None, what: str = "") -> Path:
+        """Flush, check the hash if one is expected, and move the file into place."""
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+        got = self.hexdigest()
+        if expected is not None and got != expected:
+            self.discard()
+            raise IntegrityError(
+                f"hash mismatch for {what or self.dest.name}: expected "
+                f"{self.hasher.name}:{expected}, received {self.hasher.name}:{got}"
+            )
+        os.chmod(self.tmp, self._mode)
+        os.replace(self.tmp, self.dest)
+        self._done = True
+        return self.dest
+
+    def discard(self) -> None:
+        if not self._file.closed:
+            self._file.close()
+        self.tmp.unlink(missing_ok=True)
+        self._done = True
+
+    def __enter__(self) -> AtomicFile:
+        return self
+
+    def __exit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if not self._done:
+            self.discard()
+
+
+def atomic_write(dest: Path, data: bytes | str, mode: int = 0o644) -> Path:
+    """Replace ``dest`` with ``data`` in one step (readers see the old or the new file)."""
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    with AtomicFile(Path(dest), mode=mode) as f:
+        f.write(data)
+        return f.commit()
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()

@@ -1,0 +1,1 @@
+"""Moving and checking bytes: sync, index, serve, install, pack, verify, run."""

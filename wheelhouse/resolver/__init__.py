@@ -1,0 +1,1 @@
+"""What the target is and what it needs: profiles, index reading, resolution, locks."""

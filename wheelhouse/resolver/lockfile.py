@@ -1,0 +1,468 @@
+"""The Lock: what the image provides and what must be added, and its two file formats.
+
+`requirements.lock` is for pip (`pip install --no-deps --require-hashes -r`); `pylock.toml`
+(PEP 751) carries the same pins with file URLs and the full target for machines.
+Both are rendered by pure functions: same Lock, same bytes.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+import tomli_w
+from packaging.utils import (
+    InvalidWheelFilename,
+    NormalizedName,
+    canonicalize_name,
+    parse_wheel_filename,
+)
+from packaging.version import InvalidVersion, Version
+
+from wheelhouse import __version__
+from wheelhouse.errors import UsageError
+from wheelhouse.resolver.profile import Profile, bare_profile
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+Source = Literal["install", "image", "override"]
+LOCK_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class LockedFile:
+    """One distribution file pinned by hash."""
+
+    filename: str
+    hashes: Mapping[str, str]  # algorithm -> hex digest; sha256 always present
+    url: str | None = None  # where it came from, credentials removed
+    size: int | None = None
+    upload_time: datetime | None = None
+    requires_python: str | None = None
+
+    @property
+    def sha256(self) -> str:
+        return self.hashes["sha256"]
+
+    @property
+    def is_wheel(self) -> bool:
+        return self.filename.endswith(".whl")
+
+
+@dataclass(frozen=True)
+class Pin:
+    """One distribution in the lock.
+
+    source: "install" (the lock adds it), "image" (the image provides it; not installed),
+    "override" (installed, and shadows the image's own copy `image_version`).
+    """
+
+    name: NormalizedName
+    version: str
+    source: Source = "install"
+    files: tuple[LockedFile, ...] = ()  # wheels for the target, best first
+    via: tuple[str, ...] = ()
+    image_version: str | None = None
+    requires_dist: tuple[str, ...] = ()
+    requires_python: str | None = None
+    index: str | None = None
+
+    @property
+    def installs(self) -> bool:
+        return self.source != "image"
+
+    @property
+    def best_file(self) -> LockedFile | None:
+        return self.files[0] if self.files else None
+
+
+@dataclass(frozen=True)
+class LockTarget:
+    """The target a lock was made for (a Profile's identity and install-relevant facts)."""
+
+    profile_name: str
+    profile_digest: str
+    python_version: str
+    implementation: str
+    abis: tuple[str, ...]
+    platforms: tuple[str, ...]
+    tags: tuple[str, ...]
+    markers: Mapping[str, str]
+    environment: str
+
+    @classmethod
+    def from_profile(cls, profile: Profile) -> LockTarget:
+        return cls(
+            profile_name=profile.name,
+            profile_digest=profile.digest(),
+            python_version=profile.python_version,
+            implementation=profile.implementation,
+            abis=profile.abis,
+            platforms=profile.platforms,
+            tags=profile.tags,
+            markers=dict(profile.markers),
+            environment=profile.environment_marker(),
+        )
+
+    @property
+    def python_minor(self) -> str:
+        v = Version(self.python_version)
+        return f"{v.major}.{v.minor}"
+
+    def as_profile(self) -> Profile:
+        """A Profile with this target's facts (installed packages are not part of a lock)."""
+        return Profile(
+            name=self.profile_name,
+            python_version=self.python_version,
+            implementation=self.implementation,
+            abis=self.abis,
+            platforms=self.platforms,
+            tags=self.tags,
+            markers=self.markers,
+        )
+
+
+@dataclass(frozen=True)
+class Lock:
+    target: LockTarget
+    pins: tuple[Pin, ...]
+    input_digest: str
+    requirements: tuple[str, ...] = ()
+    exclude_newer: str | None = None
+    notes: tuple[str, ...] = ()
+    indexes: tuple[str, ...] = ()
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_install(self) -> list[Pin]:
+        return [p for p in self.pins if p.installs]
+
+    def image_provided(self) -> list[Pin]:
+        return [p for p in self.pins if p.source == "image"]
+
+    def overrides(self) -> list[Pin]:
+        return [p for p in self.pins if p.source == "override"]
+
+    def pin(self, name: str) -> Pin | None:
+        key = canonicalize_name(name)
+        return next((p for p in self.pins if p.name == key), None)
+
+
+# -- requirements.lock ----------------------------------------------------------------
+
+HEADER_DIGEST = "# wheelhouse-input-digest: "
+HEADER_TARGET = "# wheelhouse-target: "
+
+
+def render_requirements(lock: Lock) -> str:
+    """The pip-installable lock: to-install pins with hashes; image packages as comments."""
+    t = lock.target
+    lines = [
+        "# This file is generated by wheelhouse; do not edit. Install on the target with:",
+        "#   pip install --no-deps --require-hashes -r <this file>",
+        f"# Target: profile {t.profile_name} (sha256:{t.profile_digest[:16]}),",
+        f"#   Python {t.python_version} {t.implementation} {' '.join(t.abis)}, "
+        f"best tag {t.tags[0] if t.tags else '?'}",
+    ]
+    lines += [f"# Note: {n}" for n in lock.notes]
+    if lock.exclude_newer:
+        lines.append(f"# Files uploaded after {lock.exclude_newer} were ignored.")
+    lines.append(
+        f"{HEADER_TARGET}python={t.python_version} implementation={t.implementation} "
+        f"abi={','.join(t.abis)} platform={t.platforms[0] if t.platforms else 'any'}"
+    )
+    lines.append(f"{HEADER_DIGEST}{lock.input_digest}")
+    lines.append("")
+    for pin in sorted(lock.pins, key=lambda p: p.name):
+        if not pin.installs:
+            continue
+        lines.append(f"{pin.name}=={pin.version} \\")
+        hashes = sorted({f.sha256 for f in pin.files})
+        for i, h in enumerate(hashes):
+            lines.append(f"    --hash=sha256:{h}" + (" \\" if i < len(hashes) - 1 else ""))
+        if pin.source == "override":
+            lines.append(f"    # override: replaces the image's {pin.name} {pin.image_version}")
+        lines += _via_lines(pin.via)
+    provided = lock.image_provided()
+    if provided:
+        lines += ["", "# Provided by the image (not installed):"]
+        for pin in sorted(provided, key=lambda p: p.name):
+            lines.append(f"# {pin.name}=={pin.version}")
+            lines += _via_lines(pin.via, prefix="#   ")
+    return "\n".join(lines) + "\n"
+
+
+def _via_lines(via: Sequence[str], prefix: str = "    ") -> list[str]:
+    if not via:
+        return []
+    if len(via) == 1:
+        return [f"{prefix}# via {via[0]}"]
+    return [f"{prefix}# via"] + [f"{prefix}#   {v}" for v in via]
+
+
+_PIN_RE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s\\;]+)")
+_HASH_RE = re.compile(r"--hash[= ]sha256:([0-9a-fA-F]{64})")
+
+
+def parse_requirements_lock(text: str, path: str = "<lock>") -> Lock:
+    """Read a requirements-format lock (ours or any hashed `name==version --hash` file)."""
+    digest = ""
+    target: LockTarget | None = None
+    pins: list[Pin] = []
+    provided: list[Pin] = []
+    logical: list[tuple[int, str]] = []
+    buf, start = "", 0
+    for lineno, raw in enumerate(text.splitlines(), 1):
+        if raw.startswith(HEADER_DIGEST):
+            digest = raw[len(HEADER_DIGEST) :].strip()
+        elif raw.startswith(HEADER_TARGET):
+            target = _parse_target_line(raw[len(HEADER_TARGET) :], path)
+        m = re.match(r"^# ([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)$", raw)
+        if m:
+            provided.append(
+                Pin(name=canonicalize_name(m.group(1)), version=m.group(2), source="image")
+            )
+        line = raw.split(" #", 1)[0] if not raw.lstrip().startswith("#") else ""
+        if not buf:
+            start = lineno
+        if line.rstrip().endswith("\\"):
+            buf += line.rstrip()[:-1] + " "
+            continue
+        buf += line
+        if buf.strip():
+            logical.append((start, buf.strip()))
+        buf = ""
+    for lineno, line in logical:
+        m = _PIN_RE.match(line)
+        if not m:
+            if line.startswith("-"):
+                continue  # options such as --index-url are pip's business
+            raise UsageError(
+                f"{path}:{lineno}: not a pinned requirement "
+                f"(expected name==version --hash=...): {line!r}"
+            )
+        name, version = canonicalize_name(m.group(1)), m.group(2)
+        hashes = _HASH_RE.findall(line)
+        if not hashes:
+            raise UsageError(f"{path}:{lineno}: {name}=={version} has no --hash")
+        files = tuple(LockedFile(filename="", hashes={"sha256": h.lower()}) for h in hashes)
+        pins.append(Pin(name=name, version=version, files=files))
+    if target is None:
+        raise UsageError(
+            f"{path}: no '{HEADER_TARGET.strip()}' line; cannot tell the target "
+            "(lock it with wheelhouse, or pass its pylock.toml)"
+        )
+    return Lock(target=target, pins=tuple(pins + provided), input_digest=digest)
+
+
+def _parse_target_line(text: str, path: str) -> LockTarget:
+    fields = dict(part.split("=", 1) for part in text.split() if "=" in part)
+    try:
+        impl = fields.get("implementation", "cp")
+        profile = bare_profile(
+            fields["python"],
+            fields.get("platform", "any"),
+            impl,
+            abi=fields.get("abi", "").split(",")[0] or None,
+        )
+    except KeyError as exc:
+        raise UsageError(f"{path}: malformed target line {text!r}") from exc
+    return LockTarget.from_profile(profile)
+
+
+# -- pylock.toml ----------------------------------------------------------------------
+
+
+def _utc(dt: datetime) -> datetime:
+    return dt.astimezone(timezone.utc) if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+
+
+def render_pylock(lock: Lock) -> str:
+    t = lock.target
+    packages: list[dict[str, Any]] = []
+    for pin in sorted(lock.pins, key=lambda p: p.name):
+        if not pin.installs:
+            continue
+        pkg: dict[str, Any] = {"name": pin.name, "version": pin.version}
+        if pin.requires_python:
+            pkg["requires-python"] = pin.requires_python
+        if pin.index:
+            pkg["index"] = pin.index
+        wheels = []
+        for f in pin.files:
+            w: dict[str, Any] = {"name": f.filename}
+            if f.upload_time is not None:
+                w["upload-time"] = _utc(f.upload_time)
+            if f.url:
+                w["url"] = f.url
+            if f.size is not None:
+                w["size"] = f.size
+            w["hashes"] = dict(sorted(f.hashes.items()))
+            wheels.append(w)
+        pkg["wheels"] = wheels
+        tool: dict[str, Any] = {
+            "source": pin.source,
+            "via": list(pin.via),
+            "requires-dist": list(pin.requires_dist),
+        }
+        if pin.image_version:
+            tool["image-version"] = pin.image_version
+        pkg["tool"] = {"wheelhouse": tool}
+        packages.append(pkg)
+    doc: dict[str, Any] = {
+        "lock-version": "1.0",
+        "environments": [t.environment],
+        "requires-python": f"=={t.python_version}",
+        "created-by": "wheelhouse",
+        "packages": packages,
+        "tool": {
+            "wheelhouse": {
+                "format": LOCK_FORMAT,
+                "version": __version__,
+                "input-digest": lock.input_digest,
+                "requirements": list(lock.requirements),
+                "exclude-newer": lock.exclude_newer or "",
+                "notes": list(lock.notes),
+                "indexes": list(lock.indexes),
+                "target": {
+                    "profile": t.profile_name,
+                    "profile-digest": t.profile_digest,
+                    "python-version": t.python_version,
+                    "implementation": t.implementation,
+                    "abis": list(t.abis),
+                    "platforms": list(t.platforms),
+                    "tags": list(t.tags),
+                    "markers": dict(sorted(t.markers.items())),
+                },
+                "image-provided": [
+                    {"name": p.name, "version": p.version, "via": list(p.via)}
+                    for p in sorted(lock.image_provided(), key=lambda p: p.name)
+                ],
+            }
+        },
+    }
+    return tomli_w.dumps(doc)
+
+
+def parse_pylock(text: str, path: str = "<pylock>") -> Lock:
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{path}: not valid TOML: {exc}") from exc
+    try:
+        tool = doc.get("tool", {}).get("wheelhouse")
+        if tool is None:
+            raise UsageError(f"{path}: not made by wheelhouse (no [tool.wheelhouse] table)")
+        t = tool["target"]
+        target = LockTarget(
+            profile_name=t["profile"],
+            profile_digest=t["profile-digest"],
+            python_version=t["python-version"],
+            implementation=t["implementation"],
+            abis=tuple(t["abis"]),
+            platforms=tuple(t["platforms"]),
+            tags=tuple(t["tags"]),
+            markers=dict(t["markers"]),
+            environment=doc["environments"][0],
+        )
+        pins = []
+        for pkg in doc.get("packages", []):
+            ptool = pkg.get("tool", {}).get("wheelhouse", {})
+            files = tuple(
+                LockedFile(
+                    filename=w["name"],
+                    hashes=dict(w["hashes"]),
+                    url=w.get("url"),
+                    size=w.get("size"),
+                    upload_time=w.get("upload-time"),
+                )
+                for w in pkg.get("wheels", [])
+            )
+            pins.append(
+                Pin(
+                    name=canonicalize_name(pkg["name"]),
+                    version=pkg["version"],
+                    source=ptool.get("source", "install"),
+                    files=files,
+                    via=tuple(ptool.get("via", ())),
+                    image_version=ptool.get("image-version"),
+                    requires_dist=tuple(ptool.get("requires-dist", ())),
+                    requires_python=pkg.get("requires-python"),
+                    index=pkg.get("index"),
+                )
+            )
+        for p in tool.get("image-provided", []):
+            pins.append(
+                Pin(
+                    name=canonicalize_name(p["name"]),
+                    version=p["version"],
+                    source="image",
+                    via=tuple(p.get("via", ())),
+                )
+            )
+        return Lock(
+            target=target,
+            pins=tuple(pins),
+            input_digest=tool.get("input-digest", ""),
+            requirements=tuple(tool.get("requirements", ())),
+            exclude_newer=tool.get("exclude-newer") or None,
+            notes=tuple(tool.get("notes", ())),
+            indexes=tuple(tool.get("indexes", ())),
+        )
+    except (KeyError, TypeError, IndexError) as exc:
+        raise UsageError(f"{path}: malformed pylock.toml: missing or wrong {exc}") from exc
+
+
+def pylock_path_for(lock_path: Path) -> Path:
+    """Where the pylock.toml beside a requirements lock lives."""
+    stem = lock_path.stem if lock_path.suffix in (".lock", ".txt") else lock_path.name
+    name = "pylock.toml" if stem == "requirements" else f"pylock.{stem}.toml"
+    return lock_path.with_name(name)
+
+
+def is_pylock(path: Path) -> bool:
+    return path.name == "pylock.toml" or (
+        path.name.startswith("pylock.") and path.name.endswith(".toml")
+    )
+
+
+def load_lock(path: Path) -> Lock:
+    """A lock from either file; a requirements lock picks up its pylock.toml when they agree."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot read lock {path}: {exc.strerror}") from exc
+    if is_pylock(path):
+        return parse_pylock(text, str(path))
+    lock = parse_requirements_lock(text, str(path))
+    sibling = pylock_path_for(path)
+    if sibling.is_file():
+        full = parse_pylock(sibling.read_text(encoding="utf-8"), str(sibling))
+        if full.input_digest and full.input_digest == lock.input_digest:
+            return full
+    return lock
+
+
+def wheel_fits(filename: str, tags: Sequence[str]) -> bool:
+    """True if the wheel's tags intersect the target's."""
+    try:
+        _, _, _, wtags = parse_wheel_filename(filename)
+    except (InvalidWheelFilename, InvalidVersion):
+        return False
+    wanted = set(tags)
+    return any(str(t) in wanted for t in wtags)
+
+
+def version_key(text: str) -> Version | None:
+    try:
+        return Version(text)
+    except InvalidVersion:
+        return None

@@ -1,0 +1,190 @@
+"""pip's own configuration, read the way pip documents it, so wheelhouse sees what pip sees.
+
+Files (later wins): global (`$XDG_CONFIG_DIRS/pip/pip.conf`, `/etc/pip.conf`), user
+(`~/.pip/pip.conf`, `$XDG_CONFIG_HOME/pip/pip.conf`), site (`$VIRTUAL_ENV/pip.conf`), then
+`PIP_CONFIG_FILE`; in each, `[global]` then `[install]`. `PIP_<OPTION>` variables win over
+files. `PIP_CONFIG_FILE=/dev/null` turns all files off, as in pip.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from wheelhouse.errors import UsageError
+
+_MULTI = {"extra-index-url", "find-links", "trusted-host", "constraint"}
+_SECTIONS = ("global", "install")
+_ALIASES = {"default-timeout": "timeout"}
+
+
+@dataclass(frozen=True)
+class IndexConfig:
+    """Where packages come from and how to reach them."""
+
+    index_url: str | None = None  # None: pip's own default index
+    extra_index_urls: tuple[str, ...] = ()
+    find_links: tuple[str, ...] = ()
+    no_index: bool = False
+    cert: str | None = None
+    client_cert: str | None = None
+    proxy: str | None = None
+    trusted_hosts: tuple[str, ...] = ()
+    timeout: float = 15.0
+    retries: int = 5
+    constraints: tuple[str, ...] = ()
+    origin: Mapping[str, str] = field(default_factory=dict)  # key -> where it was set
+
+    def indexes(self) -> list[str]:
+        """The index URLs to search, in order (empty with --no-index)."""
+        if self.no_index:
+            return []
+        main = self.index_url or default_index_url()
+        return [main, *self.extra_index_urls]
+
+    def with_sources(
+        self,
+        index_url: str | None = None,
+        extra_index_urls: Sequence[str] = (),
+        find_links: Sequence[str] = (),
+        no_index: bool = False,
+    ) -> IndexConfig:
+        """Sources given on the command line replace the configured ones as a whole."""
+        if not (index_url or extra_index_urls or find_links or no_index):
+            return self
+        return replace(
+            self,
+            index_url=index_url or (None if not extra_index_urls else self.index_url),
+            extra_index_urls=tuple(extra_index_urls),
+            find_links=tuple(find_links),
+            no_index=no_index or (not index_url and not extra_index_urls and bool(find_links)),
+            origin={**self.origin, "index-url": "command line"},
+        )
+
+    def fingerprint(self) -> list[str]:
+        """What decides a lock's answer (for the lock's input digest); no credentials."""
+        from wheelhouse.resolver.http import redact_url
+
+        return [
+            *(f"index {redact_url(u)}" for u in self.indexes()),
+            *(f"find-links {redact_url(u)}" for u in self.find_links),
+            *(f"constraint {c}" for c in self.constraints),
+        ]
+
+
+def config_files(env: Mapping[str, str] | None = None) -> list[Path]:
+    """pip's configuration files in the order pip loads them (existing or not)."""
+    env = os.environ if env is None else env
+    forced = env.get("PIP_CONFIG_FILE")
+    if forced == os.devnull:
+        return []
+    home = Path(env.get("HOME", str(Path.home())))
+    xdg_dirs = env.get("XDG_CONFIG_DIRS", "/etc/xdg").split(os.pathsep)
+    files = [Path(d) / "pip" / "pip.conf" for d in xdg_dirs if d]
+    files.append(Path("/etc/pip.conf"))
+    files.append(home / ".pip" / "pip.conf")
+    files.append(Path(env.get("XDG_CONFIG_HOME", str(home / ".config"))) / "pip" / "pip.conf")
+    files.append(Path(env.get("VIRTUAL_ENV", sys.prefix)) / "pip.conf")
+    if forced:
+        files.append(Path(forced))
+    return files
+
+
+def _truthy(value: str, key: str) -> bool:
+    v = value.strip().lower()
+    if v in ("1", "yes", "true", "on", "y", "t"):
+        return True
+    if v in ("0", "no", "false", "off", "n", "f", ""):
+        return False
+    raise UsageError(f"pip configuration {key}={value!r} is not a yes/no value")
+
+
+def read_raw(env: Mapping[str, str] | None = None) -> dict[str, tuple[str, str]]:
+    """Every option pip would see: key -> (value, where it came from)."""
+    env = os.environ if env is None else env
+    values: dict[str, tuple[str, str]] = {}
+    for path in config_files(env):
+        if not path.is_file():
+            continue
+        parser = configparser.RawConfigParser()
+        try:
+            parser.read(path, encoding="utf-8")
+        except (configparser.Error, OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"cannot read pip configuration {path}: {exc}") from exc
+        for section in _SECTIONS:
+            if parser.has_section(section):
+                for key, value in parser.items(section):
+                    key = _ALIASES.get(key.replace("_", "-"), key.replace("_", "-"))
+                    values[key] = (value, f"{path} [{section}]")
+    for name, value in env.items():
+        if name.startswith("PIP_") and name != "PIP_CONFIG_FILE":
+            key = name[4:].lower().replace("_", "-")
+            values[_ALIASES.get(key, key)] = (value, f"${name}")
+    return values
+
+
+def load_index_config(env: Mapping[str, str] | None = None) -> IndexConfig:
+    """pip's configuration as an IndexConfig."""
+    raw = read_raw(env)
+
+    def get(key: str) -> str | None:
+        return raw[key][0] if key in raw else None
+
+    def multi(key: str) -> tuple[str, ...]:
+        value = get(key)
+        return tuple(value.split()) if value else ()
+
+    try:
+        timeout = float(get("timeout") or 15)
+        retries = int(get("retries") or 5)
+    except ValueError as exc:
+        raise UsageError(f"pip configuration: {exc}") from exc
+    return IndexConfig(
+        index_url=(get("index-url") or None),
+        extra_index_urls=multi("extra-index-url"),
+        find_links=multi("find-links"),
+        no_index=_truthy(get("no-index") or "", "no-index"),
+        cert=get("cert") or None,
+        client_cert=get("client-cert") or None,
+        proxy=get("proxy") or None,
+        trusted_hosts=multi("trusted-host"),
+        timeout=timeout,
+        retries=retries,
+        constraints=multi("constraint"),
+        origin={k: v[1] for k, v in raw.items()},
+    )
+
+
+_DEFAULT: list[str] = []
+
+
+def default_index_url() -> str:
+    """pip's built-in default index, asked of pip itself (never written into wheelhouse)."""
+    if _DEFAULT:
+        return _DEFAULT[0]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
+    env["PIP_CONFIG_FILE"] = os.devnull
+    try:
+        out = subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--help"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise UsageError(
+            f"no index is configured and pip's default could not be read ({exc}); pass --index-url"
+        ) from exc
+    m = re.search(r"\(default\s+(\S+?)\)", out.replace("\n", " "))
+    if not m:
+        raise UsageError("no index is configured and pip's help names no default; pass --index-url")
+    _DEFAULT.append(m.group(1).rstrip("/"))
+    return _DEFAULT[0]

@@ -1,0 +1,383 @@
+"""The target environment as a value: Python version, tags, markers and installed packages.
+
+Nothing here looks at the running interpreter: every answer comes from the Profile, so a lock
+made on a 3.11 laptop is right for a 3.7 image.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from packaging import tags as ptags
+from packaging.markers import Marker
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from wheelhouse.errors import UsageError
+
+PROFILE_FORMAT = 1
+DEFAULT_PROFILE = "azureml-sklearn-0.24.1-py37-cpu"
+
+# The newest patch release of each minor version, so that a bare "3.7" keeps packages
+# that need e.g. ">=3.7.1". Minor versions still being released use a patch number that
+# no release will reach soon; the lock header states which full version was assumed.
+NEWEST_PATCH = {
+    (3, 6): 15, (3, 7): 17, (3, 8): 20, (3, 9): 25, (3, 10): 19,
+    (3, 11): 14, (3, 12): 12, (3, 13): 9, (3, 14): 0,
+}  # fmt: skip
+
+_LEGACY_MANYLINUX = {17: "manylinux2014", 12: "manylinux2010", 5: "manylinux1"}
+_MANYLINUX_RE = re.compile(r"^manylinux_(\d+)_(\d+)_(\w+)$")
+_LEGACY_RE = re.compile(r"^(manylinux2014|manylinux2010|manylinux1)_(\w+)$")
+_MUSL_RE = re.compile(r"^musllinux_(\d+)_(\d+)_(\w+)$")
+
+
+@dataclass(frozen=True)
+class InstalledDist:
+    """One distribution already installed in the image."""
+
+    name: NormalizedName
+    version: str
+    requires_dist: tuple[str, ...] | None = None  # None: not known (e.g. from pip freeze)
+    requires_python: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"name": self.name, "version": self.version}
+        if self.requires_dist is not None:
+            data["requires_dist"] = list(self.requires_dist)
+        if self.requires_python:
+            data["requires_python"] = self.requires_python
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> InstalledDist:
+        reqs = data.get("requires_dist")
+        return cls(
+            name=canonicalize_name(str(data["name"])),
+            version=str(data["version"]),
+            requires_dist=None if reqs is None else tuple(str(r) for r in reqs),
+            requires_python=data.get("requires_python"),
+        )
+
+    def requirements(self) -> list[Requirement]:
+        """Requires-Dist parsed; malformed entries are reported, not skipped."""
+        out = []
+        for text in self.requires_dist or ():
+            try:
+                out.append(Requirement(text))
+            except InvalidRequirement as exc:
+                raise UsageError(
+                    f"image package {self.name} {self.version} has a malformed "
+                    f"Requires-Dist {text!r}: {exc}"
+                ) from exc
+        return out
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Everything that decides what installs and runs on the target."""
+
+    name: str
+    python_version: str  # full, e.g. "3.7.16"
+    implementation: str  # tag prefix: "cp", "pp"
+    abis: tuple[str, ...]
+    platforms: tuple[str, ...]  # most specific first
+    tags: tuple[str, ...]  # ordered, best first
+    markers: Mapping[str, str]
+    installed: tuple[InstalledDist, ...] = ()
+    installed_requirements_known: bool = True
+    description: str = ""
+    source: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    # -- derived views ---------------------------------------------------------------
+    @property
+    def version(self) -> Version:
+        return Version(self.python_version)
+
+    @property
+    def python_minor(self) -> str:
+        v = self.version
+        return f"{v.major}.{v.minor}"
+
+    def tag_priority(self) -> dict[ptags.Tag, int]:
+        """Each supported tag mapped to its rank (0 is best)."""
+        ranks: dict[ptags.Tag, int] = {}
+        for i, text in enumerate(self.tags):
+            for tag in ptags.parse_tag(text):
+                ranks.setdefault(tag, i)
+        return ranks
+
+    def installed_map(self) -> dict[NormalizedName, InstalledDist]:
+        return {d.name: d for d in self.installed}
+
+    def marker_env(self, extra: str = "") -> dict[str, str]:
+        env = dict(self.markers)
+        env["extra"] = extra
+        return env
+
+    def evaluate(self, marker: Marker | None, extras: Iterable[str] = ("",)) -> bool:
+        """Evaluate a marker for this target, true if any of ``extras`` makes it true."""
+        if marker is None:
+            return True
+        return any(marker.evaluate(self.marker_env(e)) for e in extras)
+
+    def accepts_python(self, requires_python: str | None) -> bool:
+        if not requires_python:
+            return True
+        try:
+            spec = SpecifierSet(requires_python)
+        except InvalidSpecifier:
+            return True  # pip ignores an invalid Requires-Python too
+        return spec.contains(self.python_version, prereleases=True)
+
+    def environment_marker(self) -> str:
+        """A PEP 508 marker that holds on this target (for pylock.toml's `environments`)."""
+        m = self.markers
+        return (
+            f'python_full_version == "{m["python_full_version"]}" and '
+            f'platform_python_implementation == "{m["platform_python_implementation"]}" and '
+            f'sys_platform == "{m["sys_platform"]}" and '
+            f'platform_machine == "{m["platform_machine"]}"'
+        )
+
+    # -- serialisation ---------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": PROFILE_FORMAT,
+            "name": self.name,
+            "description": self.description,
+            "source": self.source,
+            "python_version": self.python_version,
+            "implementation": self.implementation,
+            "abis": list(self.abis),
+            "platforms": list(self.platforms),
+            "tags": list(self.tags),
+            "markers": dict(sorted(self.markers.items())),
+            "installed_requirements_known": self.installed_requirements_known,
+            "installed": [d.to_dict() for d in sorted(self.installed, key=lambda d: d.name)],
+            **({"extra": dict(self.extra)} if self.extra else {}),
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Profile:
+        try:
+            if data.get("format") != PROFILE_FORMAT:
+                raise UsageError(f"unsupported profile format {data.get('format')!r}")
+            Version(str(data["python_version"]))
+            return cls(
+                name=str(data["name"]),
+                description=str(data.get("description", "")),
+                source=str(data.get("source", "")),
+                python_version=str(data["python_version"]),
+                implementation=str(data["implementation"]),
+                abis=tuple(data["abis"]),
+                platforms=tuple(data["platforms"]),
+                tags=tuple(data["tags"]),
+                markers={str(k): str(v) for k, v in data["markers"].items()},
+                installed=tuple(InstalledDist.from_dict(d) for d in data.get("installed", [])),
+                installed_requirements_known=bool(data.get("installed_requirements_known", True)),
+                extra=dict(data.get("extra", {})),
+            )
+        except (KeyError, TypeError, AttributeError, InvalidVersion) as exc:
+            raise UsageError(f"malformed profile: {exc!r}") from exc
+
+    def digest(self) -> str:
+        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def with_installed(self, installed: Iterable[InstalledDist], **changes: Any) -> Profile:
+        return replace(self, installed=tuple(sorted(installed, key=lambda d: d.name)), **changes)
+
+
+# -- building a target from a few facts -----------------------------------------------
+
+
+def full_python_version(text: str) -> tuple[str, bool]:
+    """'3.7' -> ('3.7.17', True): the newest patch release; '3.7.16' -> ('3.7.16', False)."""
+    try:
+        v = Version(text)
+    except InvalidVersion as exc:
+        raise UsageError(f"invalid Python version {text!r}") from exc
+    if len(v.release) >= 3:
+        return text, False
+    if len(v.release) != 2:
+        raise UsageError(f"give a Python version as X.Y or X.Y.Z, not {text!r}")
+    patch = NEWEST_PATCH.get((v.major, v.minor), 99)
+    return f"{v.major}.{v.minor}.{patch}", True
+
+
+def expand_platform(platform: str) -> list[str]:
+    """One platform tag to every platform tag a wheel installer on it accepts, best first."""
+    platform = platform.replace("-", "_").replace(".", "_")
+    legacy = _LEGACY_RE.match(platform)
+    if legacy:
+        minor = {"manylinux2014": 17, "manylinux2010": 12, "manylinux1": 5}[legacy.group(1)]
+        platform = f"manylinux_2_{minor}_{legacy.group(2)}"
+    many = _MANYLINUX_RE.match(platform)
+    if many:
+        major, minor, arch = int(many.group(1)), int(many.group(2)), many.group(3)
+        out: list[str] = []
+        lowest = 5 if arch in ("x86_64", "i686") else 17
+        for m in range(minor, lowest - 1, -1):
+            out.append(f"manylinux_{major}_{m}_{arch}")
+            if m in _LEGACY_MANYLINUX and arch in (
+                "x86_64",
+                "i686",
+                "aarch64",
+                "ppc64le",
+                "s390x",
+                "armv7l",
+                "ppc64",
+            ):
+                out.append(f"{_LEGACY_MANYLINUX[m]}_{arch}")
+        out.append(f"linux_{arch}")
+        return out
+    musl = _MUSL_RE.match(platform)
+    if musl:
+        major, minor, arch = int(musl.group(1)), int(musl.group(2)), musl.group(3)
+        return [f"musllinux_{major}_{m}_{arch}" for m in range(minor, -1, -1)] + [f"linux_{arch}"]
+    if platform.startswith("macosx_"):
+        _, maj, mnr, arch = platform.split("_", 3)
+        return list(ptags.mac_platforms((int(maj), int(mnr)), arch))
+    return [platform]
+
+
+def machine_of(platform: str) -> str:
+    for arch in ("x86_64", "aarch64", "i686", "ppc64le", "s390x", "armv7l", "arm64", "universal2"):
+        if platform.endswith(arch):
+            return arch
+    if platform in ("win_amd64",):
+        return "AMD64"
+    if platform == "win32":
+        return "x86"
+    if platform == "win_arm64":
+        return "ARM64"
+    return platform.rsplit("_", 1)[-1]
+
+
+def system_markers(platform: str) -> dict[str, str]:
+    if platform.startswith(("manylinux", "musllinux", "linux")):
+        return {"os_name": "posix", "sys_platform": "linux", "platform_system": "Linux"}
+    if platform.startswith("macosx"):
+        return {"os_name": "posix", "sys_platform": "darwin", "platform_system": "Darwin"}
+    if platform.startswith("win"):
+        return {"os_name": "nt", "sys_platform": "win32", "platform_system": "Windows"}
+    raise UsageError(f"unsupported platform tag {platform!r}")
+
+
+def compute_tags(
+    python_version: Version, implementation: str, abis: Sequence[str], platforms: Sequence[str]
+) -> list[str]:
+    """The ordered tag list pip would accept on such an interpreter."""
+    pyver = (python_version.major, python_version.minor)
+    interpreter = f"{implementation}{pyver[0]}{pyver[1]}"
+    if implementation == "cp":
+        found: Iterator[ptags.Tag] = ptags.cpython_tags(pyver, abis, platforms)
+    else:
+        found = ptags.generic_tags(interpreter, abis, platforms)
+    ordered = list(found) + list(ptags.compatible_tags(pyver, interpreter, platforms))
+    seen: set[ptags.Tag] = set()
+    out = []
+    for tag in ordered:
+        if tag not in seen:
+            seen.add(tag)
+            out.append(str(tag))
+    return out
+
+
+def markers_for(
+    python_full: str, implementation: str, platform: str, release: str = "", version: str = ""
+) -> dict[str, str]:
+    v = Version(python_full)
+    impl_name = {"cp": "cpython", "pp": "pypy"}.get(implementation, implementation)
+    env = {
+        "implementation_name": impl_name,
+        "implementation_version": python_full,
+        "platform_machine": machine_of(platform),
+        "platform_python_implementation": {"cpython": "CPython", "pypy": "PyPy"}.get(
+            impl_name, impl_name
+        ),
+        "platform_release": release,
+        "platform_version": version,
+        "python_full_version": python_full,
+        "python_version": f"{v.major}.{v.minor}",
+    }
+    env.update(system_markers(platform))
+    return env
+
+
+def bare_profile(
+    python_version: str = "3.7",
+    platform: str = "manylinux2014_x86_64",
+    implementation: str = "cp",
+    abi: str | None = None,
+) -> Profile:
+    """A target with nothing installed, from `--python-version` / `--platform` style flags."""
+    full, assumed = full_python_version(python_version)
+    v = Version(full)
+    if abi is None:
+        # CPython before 3.8 built with pymalloc carries the 'm' ABI flag.
+        abi = f"{implementation}{v.major}{v.minor}" + (
+            "m" if implementation == "cp" and (v.major, v.minor) < (3, 8) else ""
+        )
+    platforms = expand_platform(platform)
+    note = (
+        f"Python {python_version} taken as {full}, the newest {v.major}.{v.minor} release"
+        if assumed
+        else ""
+    )
+    return Profile(
+        name=f"{implementation}{v.major}{v.minor}-{platform}",
+        description="bare target: no installed packages" + (f"; {note}" if note else ""),
+        source=f"flags: --python-version {python_version} --platform {platform}",
+        python_version=full,
+        implementation=implementation,
+        abis=(abi,),
+        platforms=tuple(platforms),
+        tags=tuple(compute_tags(v, implementation, [abi], platforms)),
+        markers=markers_for(full, implementation, platforms[0]),
+        extra={"python_version_assumed": True} if assumed else {},
+    )
+
+
+def builtin_profiles() -> list[str]:
+    folder = resources.files("wheelhouse") / "profiles"
+    return sorted(p.name[: -len(".json")] for p in folder.iterdir() if p.name.endswith(".json"))
+
+
+def load_profile(spec: str | Path | None) -> Profile:
+    """A profile from a JSON path or the name of a built-in one (None: the default)."""
+    if spec is None:
+        spec = DEFAULT_PROFILE
+    path = Path(spec)
+    if path.suffix == ".json" or path.exists():
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot read profile {path}: {exc.strerror}") from exc
+    else:
+        res = resources.files("wheelhouse") / "profiles" / f"{spec}.json"
+        if not res.is_file():
+            known = ", ".join(builtin_profiles()) or "none"
+            raise UsageError(
+                f"no profile file or built-in profile named {spec!r} (built-in: {known})"
+            )
+        text = res.read_text(encoding="utf-8")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"profile {spec} is not valid JSON: {exc}") from exc
+    return Profile.from_dict(data)
