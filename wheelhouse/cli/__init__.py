@@ -19,7 +19,6 @@ from wheelhouse.errors import WheelhouseError
 
 # Order is the order of `wheelhouse --help`.
 COMMAND_MODULES = [
-    "snapshot",
     "lock",
 ]
 

@@ -13,6 +13,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -168,6 +169,15 @@ def default_index_url() -> str:
     """pip's built-in default index, asked of pip itself (never written into wheelhouse)."""
     if _DEFAULT:
         return _DEFAULT[0]
+    from wheelhouse.resolver.cache import default_cache_dir
+
+    memo = default_cache_dir() / "pip-default-index.txt"
+    try:
+        if time.time() - memo.stat().st_mtime < 7 * 86400:
+            _DEFAULT.append(memo.read_text().strip())
+            return _DEFAULT[0]
+    except OSError:
+        pass
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
     env["PIP_CONFIG_FILE"] = os.devnull
     try:
@@ -187,4 +197,10 @@ def default_index_url() -> str:
     if not m:
         raise UsageError("no index is configured and pip's help names no default; pass --index-url")
     _DEFAULT.append(m.group(1).rstrip("/"))
+    try:
+        from wheelhouse.files import atomic_write
+
+        atomic_write(memo, _DEFAULT[0] + "\n")
+    except OSError:
+        pass  # a cache only
     return _DEFAULT[0]

@@ -1,0 +1,66 @@
+"""Options several commands share: where packages come from, what the target is."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from wheelhouse.errors import UsageError
+
+
+def add_index_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("package sources (default: pip's configuration)")
+    g.add_argument("-i", "--index-url", help="main index; replaces pip's configured sources")
+    g.add_argument("--extra-index-url", action="append", default=[], metavar="URL")
+    g.add_argument("-f", "--find-links", action="append", default=[], metavar="PATH_OR_URL")
+    g.add_argument("--no-index", action="store_true", help="use --find-links only")
+    g.add_argument("--cache-dir", type=Path, help="cache folder (default ~/.cache/wheelhouse)")
+    g.add_argument("--no-cache", action="store_true", help="read and write no cache")
+
+
+def add_target_options(p: argparse.ArgumentParser, image: bool = True) -> None:
+    g = p.add_argument_group("target (default: the built-in inference image profile)")
+    if image:
+        g.add_argument(
+            "--image", metavar="PROFILE", help="profile JSON file or built-in profile name"
+        )
+    g.add_argument(
+        "--python-version",
+        metavar="X.Y[.Z]",
+        help="a bare target of this Python (X.Y: its newest patch release)",
+    )
+    g.add_argument("--platform", metavar="TAG", help="platform tag, e.g. manylinux2014_x86_64")
+    g.add_argument("--implementation", default="cp", help="cp (default) or pp")
+    g.add_argument("--abi", help="ABI tag (default from the version, e.g. cp37m)")
+
+
+def index_config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from wheelhouse.resolver.pipconfig import load_index_config
+
+    return load_index_config().with_sources(
+        args.index_url, args.extra_index_url, args.find_links, args.no_index
+    )
+
+
+def cache_dir(args: argparse.Namespace) -> Path | None:
+    from wheelhouse.resolver.cache import default_cache_dir
+
+    if args.no_cache:
+        return None
+    return args.cache_dir or default_cache_dir()
+
+
+def target_profile(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from wheelhouse.resolver.profile import bare_profile, load_profile
+
+    bare = args.python_version or args.platform
+    if bare and getattr(args, "image", None):
+        raise UsageError("give either --image or --python-version/--platform, not both")
+    if bare:
+        return bare_profile(
+            args.python_version or "3.7",
+            args.platform or "manylinux2014_x86_64",
+            args.implementation,
+            args.abi,
+        )
+    return load_profile(getattr(args, "image", None))

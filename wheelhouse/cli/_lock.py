@@ -1,0 +1,82 @@
+"""wheelhouse lock: resolve for the target image and write requirements.lock + pylock.toml."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from wheelhouse.cli._common import (
+    add_index_options,
+    add_target_options,
+    cache_dir,
+    index_config,
+    target_profile,
+)
+
+
+def register(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "lock",
+        help="resolve requirements for the target image",
+        description="Resolve requirements for the target (not this machine) against the "
+        "packages the image already has; write a hashed lock.",
+    )
+    p.add_argument("requirements", nargs="*", help="requirement strings, e.g. 'pandas==1.3.5'")
+    p.add_argument(
+        "-r",
+        "--requirement",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="FILE",
+        help="requirements file (repeatable)",
+    )
+    p.add_argument("-o", "--output", type=Path, default=Path("requirements.lock"))
+    p.add_argument(
+        "--pylock", type=Path, help="where to write the PEP 751 lock (default: beside --output)"
+    )
+    p.add_argument(
+        "--exclude-newer",
+        metavar="DATE",
+        help="ignore files uploaded after DATE (YYYY-MM-DD counts the whole day)",
+    )
+    p.add_argument("--offline", action="store_true", help="use cached index pages only")
+    add_target_options(p)
+    add_index_options(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from wheelhouse.resolver.locking import LockRequest, lock
+
+    profile = target_profile(args)
+    outcome = lock(
+        LockRequest(
+            requirement_files=args.requirement,
+            requirements=args.requirements,
+            output=args.output,
+            pylock=args.pylock,
+            exclude_newer=args.exclude_newer,
+            cache_dir=cache_dir(args),
+            offline=args.offline,
+        ),
+        profile,
+        index_config(args),
+    )
+    if not outcome.changed:
+        print(f"{outcome.output}: up to date (inputs unchanged)")
+        return 0
+    assert outcome.lock is not None
+    added = outcome.lock.to_install()
+    overrides = outcome.lock.overrides()
+    print(
+        f"{outcome.output}: {len(added)} to install"
+        + (f" ({len(overrides)} overriding the image)" if overrides else "")
+        + f", {len(outcome.lock.image_provided())} provided by the image "
+        f"[{profile.name}, Python {profile.python_version}] in {outcome.seconds:.2f}s"
+    )
+    for pin in overrides:
+        print(f"  override: {pin.name} {pin.version} replaces the image's {pin.image_version}")
+    print(f"{outcome.pylock}: written")
+    return 0

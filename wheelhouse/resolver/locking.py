@@ -1,0 +1,215 @@
+"""`lock`: requirements + Profile -> Lock files, written only when the inputs changed."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+
+from wheelhouse import __version__
+from wheelhouse.errors import UsageError
+from wheelhouse.files import AtomicFile, sha256_file
+from wheelhouse.resolver.cache import Cache, default_cache_dir
+from wheelhouse.resolver.index import DistFile, local_path, parse_cutoff
+from wheelhouse.resolver.lockfile import (
+    HEADER_DIGEST,
+    Lock,
+    LockedFile,
+    LockTarget,
+    Pin,
+    pylock_path_for,
+    render_pylock,
+    render_requirements,
+)
+from wheelhouse.resolver.pipconfig import IndexConfig
+from wheelhouse.resolver.profile import Profile
+from wheelhouse.resolver.repository import IndexRepository
+from wheelhouse.resolver.requirements import RequirementSet, read_requirements
+from wheelhouse.resolver.resolve import Options, Resolution, Resolved, resolve
+
+log = logging.getLogger("wheelhouse")
+
+
+@dataclass(frozen=True)
+class LockRequest:
+    requirement_files: Sequence[Path] = ()
+    requirements: Sequence[str] = ()
+    output: Path = Path("requirements.lock")
+    pylock: Path | None = None
+    exclude_newer: str | None = None
+    cache_dir: Path | None = field(default_factory=default_cache_dir)
+    offline: bool = False
+
+
+@dataclass(frozen=True)
+class LockOutcome:
+    lock: Lock | None
+    changed: bool
+    output: Path
+    pylock: Path
+    seconds: float
+    stats: dict[str, int] = field(default_factory=dict)
+
+
+def input_digest(
+    reqs: RequirementSet, profile: Profile, config: IndexConfig, exclude_newer: str | None
+) -> str:
+    doc = {
+        "wheelhouse": __version__,
+        "requirements": sorted(reqs.lines),
+        "profile": profile.digest(),
+        "sources": config.fingerprint(),
+        "exclude_newer": exclude_newer or "",
+    }
+    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
+
+
+def _existing_digest(path: Path) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                if line.startswith(HEADER_DIGEST):
+                    return line[len(HEADER_DIGEST) :].strip()
+                if not line.startswith("#"):
+                    return None
+    except OSError:
+        return None
+    return None
+
+
+def lock(
+    request: LockRequest,
+    profile: Profile,
+    config: IndexConfig,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> LockOutcome:
+    """Resolve for `profile` and write both lock files; a no-op if the inputs are unchanged."""
+    started = time.perf_counter()
+    pylock = request.pylock or pylock_path_for(request.output)
+    reqs = read_requirements(
+        request.requirement_files, request.requirements, profile, config.constraints
+    )
+    cutoff = parse_cutoff(request.exclude_newer) if request.exclude_newer else None
+    digest = input_digest(reqs, profile, config, request.exclude_newer)
+    if _existing_digest(request.output) == digest and _existing_pylock_digest(pylock) == digest:
+        return LockOutcome(None, False, request.output, pylock, time.perf_counter() - started)
+    repo = IndexRepository(
+        config, Cache(request.cache_dir), transport=transport, offline=request.offline
+    )
+    try:
+        resolution = resolve(
+            reqs.reqs, profile, repo, Options(exclude_newer=cutoff, constraints=reqs.constraints)
+        )
+        result = build_lock(resolution, profile, reqs, config, digest, request.exclude_newer)
+        stats = dict(repo.fetcher.stats)
+    finally:
+        repo.close()
+    write_lock_files(result, request.output, pylock)
+    return LockOutcome(result, True, request.output, pylock, time.perf_counter() - started, stats)
+
+
+def _existing_pylock_digest(path: Path) -> str | None:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        return None
+    marker = 'input-digest = "'
+    i = text.find(marker)
+    return text[i + len(marker) : text.find('"', i + len(marker))] if i >= 0 else None
+
+
+def write_lock_files(result: Lock, output: Path, pylock: Path) -> None:
+    """Both files appear together: each is written aside, then both are renamed."""
+    with AtomicFile(output) as a, AtomicFile(pylock) as b:
+        a.write(render_requirements(result).encode())
+        b.write(render_pylock(result).encode())
+        a.commit()
+        b.commit()
+
+
+def locked_file(f: DistFile) -> LockedFile:
+    hashes = dict(f.hashes)
+    if "sha256" not in hashes:
+        path = local_path(f.url)
+        if path is None or not path.is_file():
+            raise UsageError(f"{f.filename}: the index gives no sha256 and the file is not local")
+        hashes["sha256"] = sha256_file(path)
+    return LockedFile(
+        filename=f.filename,
+        hashes=hashes,
+        url=f.url,
+        size=f.size,
+        upload_time=f.upload_time,
+        requires_python=f.requires_python,
+    )
+
+
+def _pin(p: Resolved) -> Pin:
+    if p.from_image:
+        return Pin(
+            name=p.name,
+            version=p.version,
+            source="image",
+            via=p.via,
+            requires_dist=p.requires_dist,
+            requires_python=p.requires_python,
+        )
+    return Pin(
+        name=p.name,
+        version=p.version,
+        source="override" if p.image is not None else "install",
+        files=tuple(locked_file(f) for f in p.files),
+        via=p.via,
+        image_version=p.image.version if p.image is not None else None,
+        requires_dist=p.requires_dist,
+        requires_python=p.requires_python,
+        index=p.files[0].index if p.files else None,
+    )
+
+
+def build_lock(
+    resolution: Resolution,
+    profile: Profile,
+    reqs: RequirementSet,
+    config: IndexConfig,
+    digest: str,
+    exclude_newer: str | None,
+) -> Lock:
+    pins = [_pin(p) for p in resolution.packages if not p.from_image or p.reachable]
+    notes = list(resolution.notes)
+    if profile.extra.get("python_version_assumed"):
+        notes.append(
+            f"Python version taken as {profile.python_version}, the newest release "
+            f"of {profile.python_minor}, so that packages needing a later patch "
+            "release are not lost"
+        )
+    if profile.installed and not profile.installed_requirements_known:
+        notes.append(
+            "the image's own requirements are unknown (profile from a package list): "
+            "conflicts with them cannot be checked"
+        )
+    notes += [f"skipped {s}" for s in reqs.skipped]
+    if config.constraints:
+        notes.append(
+            "constraints applied from pip's configuration: " + ", ".join(config.constraints)
+        )
+    return Lock(
+        target=LockTarget.from_profile(profile),
+        pins=tuple(pins),
+        input_digest=digest,
+        requirements=tuple(sorted(reqs.lines)),
+        exclude_newer=exclude_newer,
+        notes=tuple(notes),
+        indexes=tuple(config.fingerprint()),
+    )
+
+
+def cutoff_of(text: str | None) -> datetime | None:
+    return parse_cutoff(text) if text else None

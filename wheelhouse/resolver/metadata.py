@@ -1,0 +1,273 @@
+"""A distribution's core metadata without downloading more than needed.
+
+In order: the index's PEP 658 metadata file; HTTP range requests into the wheel's zip
+directory; the whole wheel. An sdist is read for PKG-INFO / egg-info requires.txt (image
+packages only need metadata, and some were published only as sdists).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import struct
+import tarfile
+import zipfile
+import zlib
+from dataclasses import dataclass
+from email.parser import HeaderParser
+
+import httpx
+from packaging.utils import NormalizedName, canonicalize_name
+
+from wheelhouse.errors import IntegrityError, NetworkError, UsageError
+from wheelhouse.resolver.cache import Cache
+from wheelhouse.resolver.http import redact_url, with_retries
+from wheelhouse.resolver.index import DistFile, local_path
+
+log = logging.getLogger("wheelhouse")
+TAIL = 64 * 1024
+
+
+@dataclass(frozen=True)
+class CoreMetadata:
+    name: NormalizedName
+    version: str
+    requires_dist: tuple[str, ...]
+    requires_python: str | None
+    provides_extra: tuple[str, ...] = ()
+
+
+def parse_metadata(data: bytes) -> CoreMetadata:
+    msg = HeaderParser().parsestr(data.decode("utf-8", errors="replace"))
+    name, version = msg.get("Name"), msg.get("Version")
+    if not name or not version:
+        raise UsageError("metadata without Name or Version")
+    return CoreMetadata(
+        name=canonicalize_name(name),
+        version=str(version).strip(),
+        requires_dist=tuple(str(r).strip() for r in msg.get_all("Requires-Dist") or ()),
+        requires_python=(str(msg["Requires-Python"]).strip() or None)
+        if msg.get("Requires-Python")
+        else None,
+        provides_extra=tuple(str(e).strip() for e in msg.get_all("Provides-Extra") or ()),
+    )
+
+
+def requires_txt_to_dist(text: str) -> list[str]:
+    """setuptools' egg-info requires.txt to Requires-Dist strings."""
+    out, section = [], ""
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            section = line[1:-1]
+            continue
+        extra, _, marker = section.partition(":")
+        conds = []
+        if marker:
+            conds.append(f"({marker})")
+        if extra:
+            conds.append(f'extra == "{extra}"')
+        out.append(line + ("; " + " and ".join(conds) if conds else ""))
+    return out
+
+
+def metadata_from_wheel_zip(zf: zipfile.ZipFile, filename: str) -> bytes:
+    names = [n for n in zf.namelist() if n.count("/") == 1 and n.endswith(".dist-info/METADATA")]
+    if len(names) != 1:
+        raise IntegrityError(f"{filename}: expected one .dist-info/METADATA, found {len(names)}")
+    return zf.read(names[0])
+
+
+def metadata_from_sdist(data: bytes, filename: str) -> bytes:
+    """PKG-INFO of an sdist, with Requires-Dist filled from egg-info when it lacks them."""
+    if filename.endswith(".zip"):
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            members = {
+                n: zf.read(n)
+                for n in zf.namelist()
+                if n.endswith(("/PKG-INFO", "/requires.txt")) and n.count("/") <= 2
+            }
+    else:
+        members = {}
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tf:
+            for m in tf.getmembers():
+                if (
+                    m.isfile()
+                    and m.name.endswith(("/PKG-INFO", "/requires.txt"))
+                    and m.name.count("/") <= 2
+                ):
+                    f = tf.extractfile(m)
+                    if f is not None:
+                        members[m.name] = f.read()
+    top = [n for n in members if n.count("/") == 1 and n.endswith("/PKG-INFO")]
+    if not top:
+        raise IntegrityError(f"{filename}: sdist has no PKG-INFO")
+    pkg_info = members[top[0]]
+    parsed = HeaderParser().parsestr(pkg_info.decode("utf-8", errors="replace"))
+    if parsed.get_all("Requires-Dist"):
+        return pkg_info
+    req_txt = [n for n in members if n.endswith(".egg-info/requires.txt")]
+    if req_txt:
+        extra = "".join(
+            f"Requires-Dist: {r}\n" for r in requires_txt_to_dist(members[req_txt[0]].decode())
+        )
+        head, sep, body = pkg_info.decode("utf-8", errors="replace").partition("\n\n")
+        return (head.rstrip("\n") + "\n" + extra + sep + body).encode()
+    return pkg_info
+
+
+def _check(data: bytes, expected: dict[str, str] | None, what: str) -> None:
+    if not expected:
+        return
+    for algo in ("sha256", "sha384", "sha512"):
+        if algo in expected:
+            got = hashlib.new(algo, data).hexdigest()
+            if got != expected[algo]:
+                raise IntegrityError(
+                    f"{what}: expected {algo}:{expected[algo]}, received {algo}:{got}"
+                )
+            return
+
+
+class MetadataFetcher:
+    """Fetches metadata of DistFiles through the shared client and cache."""
+
+    def __init__(self, client: httpx.AsyncClient, cache: Cache, retries: int = 5) -> None:
+        self.client = client
+        self.cache = cache
+        self.retries = retries
+        self.stats = {"pep658": 0, "range": 0, "whole": 0, "cached": 0, "local": 0}
+
+    def _key(self, f: DistFile) -> str:
+        return f"sha256:{f.sha256}" if f.sha256 else f"url:{f.url}"
+
+    async def fetch(self, f: DistFile) -> CoreMetadata:
+        key = self._key(f)
+        data = self.cache.get_metadata(key)
+        if data is not None:
+            self.stats["cached"] += 1
+        else:
+            data = await self._fetch_bytes(f)
+            self.cache.put_metadata(key, data)
+        meta = parse_metadata(data)
+        if meta.name != f.name:
+            raise IntegrityError(f"{f.filename}: metadata names {meta.name}, not {f.name}")
+        return meta
+
+    async def _fetch_bytes(self, f: DistFile) -> bytes:
+        path = local_path(f.url)
+        if path is not None:
+            self.stats["local"] += 1
+            meta_path = path.with_name(path.name + ".metadata")
+            if f.metadata_hashes is not None and meta_path.is_file():
+                return meta_path.read_bytes()
+            return self._from_archive(path.read_bytes(), f)
+        if f.metadata_hashes is not None:
+            data = await self._get(f.url + ".metadata", f"metadata of {f.filename}")
+            _check(data, dict(f.metadata_hashes), f"metadata of {f.filename}")
+            self.stats["pep658"] += 1
+            return data
+        if f.is_wheel:
+            ranged = await self._from_range(f)
+            if ranged is not None:
+                self.stats["range"] += 1
+                return ranged
+        data = await self._get(f.url, f.filename)
+        _check(data, dict(f.hashes), f.filename)
+        self.stats["whole"] += 1
+        return self._from_archive(data, f)
+
+    def _from_archive(self, data: bytes, f: DistFile) -> bytes:
+        try:
+            if f.is_wheel:
+                with zipfile.ZipFile(io.BytesIO(data)) as zf:
+                    return metadata_from_wheel_zip(zf, f.filename)
+            return metadata_from_sdist(data, f.filename)
+        except (zipfile.BadZipFile, tarfile.TarError, OSError, EOFError) as exc:
+            raise IntegrityError(f"{f.filename}: unreadable archive ({exc})") from exc
+
+    async def _get(self, url: str, what: str, headers: dict[str, str] | None = None) -> bytes:
+        async def call() -> httpx.Response:
+            r = await self.client.get(url, headers=headers or {})
+            r.raise_for_status()
+            return r
+
+        response = await with_retries(f"downloading {what}", url, self.retries, call)
+        return response.content
+
+    async def _from_range(self, f: DistFile) -> bytes | None:
+        """METADATA out of the zip's central directory, by HTTP range requests."""
+        try:
+
+            async def tail_call() -> httpx.Response:
+                r = await self.client.get(f.url, headers={"Range": f"bytes=-{TAIL}"})
+                r.raise_for_status()
+                return r
+
+            r = await with_retries(f"reading {f.filename}", f.url, self.retries, tail_call)
+        except NetworkError:
+            return None
+        if r.status_code != 206:
+            data = r.content  # the server sent the whole file
+            _check(data, dict(f.hashes), f.filename)
+            return self._from_archive(data, f)
+        total = int(r.headers.get("Content-Range", "/0").rsplit("/", 1)[-1] or 0)
+        tail = r.content
+        tail_start = total - len(tail)
+        eocd = tail.rfind(b"PK\x05\x06")
+        if eocd < 0:
+            return None
+        cd_size, cd_offset = struct.unpack("<II", tail[eocd + 12 : eocd + 20])
+        if cd_offset == 0xFFFFFFFF:
+            return None  # zip64: let the whole-file path handle it
+        if cd_offset < tail_start:
+            cd = await self._get(
+                f.url, f.filename, {"Range": f"bytes={cd_offset}-{cd_offset + cd_size - 1}"}
+            )
+        else:
+            cd = tail[cd_offset - tail_start : cd_offset - tail_start + cd_size]
+        entry = _find_central_entry(cd)
+        if entry is None:
+            return None
+        method, csize, local_offset, _name = entry
+        # local header is 30 bytes + name + extra; read generously
+        want_end = local_offset + 30 + 1024 + csize
+        if local_offset >= tail_start:
+            blob = tail[local_offset - tail_start :]
+        else:
+            blob = await self._get(
+                f.url, f.filename, {"Range": f"bytes={local_offset}-{min(want_end, total) - 1}"}
+            )
+        if blob[:4] != b"PK\x03\x04":
+            return None
+        nlen, xlen = struct.unpack("<HH", blob[26:30])
+        start = 30 + nlen + xlen
+        comp = blob[start : start + csize]
+        if len(comp) < csize:
+            return None
+        if method == 0:
+            return comp
+        if method == 8:
+            return zlib.decompress(comp, -15)
+        return None
+
+
+def _find_central_entry(cd: bytes) -> tuple[int, int, int, str] | None:
+    pos = 0
+    while pos + 46 <= len(cd) and cd[pos : pos + 4] == b"PK\x01\x02":
+        method = struct.unpack("<H", cd[pos + 10 : pos + 12])[0]
+        csize = struct.unpack("<I", cd[pos + 20 : pos + 24])[0]
+        nlen, xlen, clen = struct.unpack("<HHH", cd[pos + 28 : pos + 34])
+        offset = struct.unpack("<I", cd[pos + 42 : pos + 46])[0]
+        name = cd[pos + 46 : pos + 46 + nlen].decode("utf-8", errors="replace")
+        if name.count("/") == 1 and name.endswith(".dist-info/METADATA"):
+            return method, csize, offset, name
+        pos += 46 + nlen + xlen + clen
+    return None
+
+
+def describe(f: DistFile) -> str:
+    return f"{f.filename} from {redact_url(f.index)}"

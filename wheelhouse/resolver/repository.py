@@ -1,0 +1,120 @@
+"""The Repository the resolver reads, backed by real indexes: pages and metadata fetched
+concurrently on an event loop in a background thread, so resolution (synchronous, inside
+resolvelib) finds what it asks for already on its way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable, Coroutine, Iterable, Sequence
+from concurrent.futures import Future
+from typing import Any, TypeVar
+
+import httpx
+from packaging.utils import NormalizedName
+
+from wheelhouse.resolver.cache import Cache
+from wheelhouse.resolver.http import make_client
+from wheelhouse.resolver.index import DistFile, IndexReader
+from wheelhouse.resolver.metadata import CoreMetadata, MetadataFetcher
+from wheelhouse.resolver.pipconfig import IndexConfig
+
+log = logging.getLogger("wheelhouse")
+T = TypeVar("T")
+
+
+class LoopThread:
+    """An asyncio loop running in a daemon thread; `run` blocks on a coroutine's result."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self.loop.run_forever, daemon=True, name="wheelhouse-io"
+        )
+        self._thread.start()
+
+    def submit(self, coro: Coroutine[Any, Any, T]) -> Future[T]:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        return self.submit(coro).result()
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=5)
+        self.loop.close()
+
+
+class IndexRepository:
+    """Repository over the configured indexes and find-links."""
+
+    def __init__(
+        self,
+        config: IndexConfig,
+        cache: Cache,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        offline: bool = False,
+    ) -> None:
+        self.config = config
+        self.cache = cache
+        self._loop = LoopThread()
+        self._client: httpx.AsyncClient = self._loop.run(self._make_client(transport))
+        self.reader = IndexReader(
+            self._client,
+            cache,
+            config.indexes(),
+            config.find_links,
+            retries=config.retries,
+            offline=offline,
+        )
+        self.fetcher = MetadataFetcher(self._client, cache, retries=config.retries)
+        self._meta: dict[str, asyncio.Task[CoreMetadata]] = {}
+
+    async def _make_client(self, transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
+        return make_client(self.config, transport=transport, max_connections=24)
+
+    # -- Repository protocol ---------------------------------------------------------
+    def files(self, name: NormalizedName) -> Sequence[DistFile]:
+        return self._loop.run(self.reader.project_files(name))
+
+    def metadata(self, file: DistFile) -> CoreMetadata:
+        return self._loop.run(self._metadata(file))
+
+    def exists(self, name: NormalizedName) -> bool:
+        self.files(name)
+        return name not in self.reader.missing
+
+    def prefetch(
+        self,
+        names: Iterable[NormalizedName],
+        choose: Callable[[Sequence[DistFile]], DistFile | None],
+    ) -> None:
+        for name in names:
+            self._loop.submit(self._prefetch(name, choose))
+
+    # -- internals -------------------------------------------------------------------
+    async def _metadata(self, file: DistFile) -> CoreMetadata:
+        task = self._meta.get(file.url)
+        if task is None:
+            task = asyncio.ensure_future(self.fetcher.fetch(file))
+            self._meta[file.url] = task
+        return await task
+
+    async def _prefetch(
+        self, name: NormalizedName, choose: Callable[[Sequence[DistFile]], DistFile | None]
+    ) -> None:
+        try:
+            files = await self.reader.project_files(name)
+            best = choose(files)
+            if best is not None:
+                await self._metadata(best)
+        except Exception as exc:
+            log.debug("prefetch of %s failed: %s", name, exc)
+
+    def close(self) -> None:
+        self._loop.run(self._client.aclose())
+        self._loop.close()
+        self.cache.close()
