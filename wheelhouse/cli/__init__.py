@@ -19,6 +19,7 @@ from wheelhouse.errors import WheelhouseError
 
 # Order is the order of `wheelhouse --help`.
 COMMAND_MODULES = [
+    "snapshot",
     "lock",
 ]
 

@@ -249,8 +249,10 @@ class Provider(AbstractProvider[Req, Candidate, str]):
         installed = self.image.get(name)
         if installed is not None:
             v = Version(installed.version)
-            if v not in bad and spec.contains(v, prereleases=True):
-                return [Candidate(name, v, extras, installed=installed)]
+            if spec.contains(v, prereleases=True):
+                # The image's copy stays. Backtracking may find it incompatible, but that
+                # is no reason to replace it: only a requirement that excludes it is.
+                return [] if v in bad else [Candidate(name, v, extras, installed=installed)]
         # A factory, not a generator: resolvelib lists a plain iterable in full, which
         # would fetch the metadata of every version; a callable is consumed lazily.
         return lambda: self._index_candidates(name, extras, spec, bad)
@@ -424,7 +426,13 @@ def _collect(result: Any, provider: Provider, user: Sequence[Req]) -> Resolution
         for parent in graph.iter_parents(ident):
             if parent is None:
                 if name in sources:
-                    via.setdefault(name, set()).add(f"-r {sources[name].rsplit(':', 1)[0]}")
+                    src = sources[name]
+                    shown = (
+                        "command line"
+                        if src.startswith("argument")
+                        else f"-r {src.rsplit(':', 1)[0]}"
+                    )
+                    via.setdefault(name, set()).add(shown)
                 continue
             pname = mapping[parent].name
             if pname != name:
