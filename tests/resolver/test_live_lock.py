@@ -3,7 +3,6 @@ with the real Python 3.7 that it installs with hashes required and imports."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 

@@ -488,6 +488,12 @@ def explain_conflict(causes: Sequence[Any], provider: Provider) -> str:
             spec &= c.requirement.specifier
         if len(chain) > 1 or any(c.parent is not None for c in items):
             lines.append("; ".join(dict.fromkeys(chain)))
+        if len(chain) > 1:
+            if any(c.requirement.origin == "image" or (c.parent is not None and
+                                                       c.parent.installed) for c in items):
+                lines.append(f"an override of the image's {name} must still satisfy every "
+                             "image package that depends on it")
+            continue
         hint = explain_no_candidates(canonicalize_name(name), spec, provider)
         if hint:
             lines.append(hint if len(chain) > 1 else f"{'; '.join(chain)}: {hint}")
