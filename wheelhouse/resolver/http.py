@@ -14,36 +14,21 @@ import random
 import ssl
 from collections.abc import Awaitable, Callable, Generator
 from typing import TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import httpx
 
 from wheelhouse import __version__
 from wheelhouse.errors import NetworkError
 from wheelhouse.resolver.pipconfig import IndexConfig
+from wheelhouse.resolver.urls import redact_url, strip_credentials
+
+__all__ = ["make_client", "redact_url", "strip_credentials", "with_retries"]
 
 log = logging.getLogger("wheelhouse")
 T = TypeVar("T")
 RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 USER_AGENT = f"wheelhouse/{__version__}"
-
-
-def redact_url(url: str) -> str:
-    """The URL without any password or token (keeps the user name, as pip does)."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    userinfo, host = parts.netloc.rsplit("@", 1)
-    user = userinfo.split(":", 1)[0]
-    shown = f"{user}:****@{host}" if ":" in userinfo else f"****@{host}"
-    return urlunsplit(parts._replace(netloc=shown))
-
-
-def strip_credentials(url: str) -> str:
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
 
 
 class IndexAuth(httpx.Auth):

@@ -15,7 +15,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
-import tomli_w
 from packaging.utils import (
     InvalidWheelFilename,
     NormalizedName,
@@ -27,11 +26,6 @@ from packaging.version import InvalidVersion, Version
 from wheelhouse import __version__
 from wheelhouse.errors import UsageError
 from wheelhouse.resolver.profile import Profile, bare_profile
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 Source = Literal["install", "image", "override"]
 LOCK_FORMAT = 1
@@ -285,6 +279,8 @@ def _utc(dt: datetime) -> datetime:
 
 
 def render_pylock(lock: Lock) -> str:
+    import tomli_w
+
     t = lock.target
     packages: list[dict[str, Any]] = []
     for pin in sorted(lock.pins, key=lambda p: p.name):
@@ -352,6 +348,11 @@ def render_pylock(lock: Lock) -> str:
 
 
 def parse_pylock(text: str, path: str = "<pylock>") -> Lock:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -8,16 +8,13 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
-
-import httpx
+from typing import TYPE_CHECKING
 
 from wheelhouse import __version__
 from wheelhouse.errors import UsageError
 from wheelhouse.files import AtomicFile, sha256_file
-from wheelhouse.resolver.cache import Cache, default_cache_dir
-from wheelhouse.resolver.index import DistFile, local_path, parse_cutoff
+from wheelhouse.resolver.cache import default_cache_dir
 from wheelhouse.resolver.lockfile import (
     HEADER_DIGEST,
     Lock,
@@ -30,9 +27,13 @@ from wheelhouse.resolver.lockfile import (
 )
 from wheelhouse.resolver.pipconfig import IndexConfig
 from wheelhouse.resolver.profile import Profile
-from wheelhouse.resolver.repository import IndexRepository
 from wheelhouse.resolver.requirements import RequirementSet, read_requirements
-from wheelhouse.resolver.resolve import Options, Resolution, Resolved, resolve
+
+if TYPE_CHECKING:
+    import httpx
+
+    from wheelhouse.resolver.index import DistFile
+    from wheelhouse.resolver.resolve import Resolution, Resolved
 
 log = logging.getLogger("wheelhouse")
 
@@ -96,10 +97,16 @@ def lock(
     reqs = read_requirements(
         request.requirement_files, request.requirements, profile, config.constraints
     )
-    cutoff = parse_cutoff(request.exclude_newer) if request.exclude_newer else None
     digest = input_digest(reqs, profile, config, request.exclude_newer)
     if _existing_digest(request.output) == digest and _existing_pylock_digest(pylock) == digest:
         return LockOutcome(None, False, request.output, pylock, time.perf_counter() - started)
+    # Only now the network side: an unchanged lock never pays for importing it.
+    from wheelhouse.resolver.cache import Cache
+    from wheelhouse.resolver.index import parse_cutoff
+    from wheelhouse.resolver.repository import IndexRepository
+    from wheelhouse.resolver.resolve import Options, resolve
+
+    cutoff = parse_cutoff(request.exclude_newer) if request.exclude_newer else None
     repo = IndexRepository(
         config, Cache(request.cache_dir), transport=transport, offline=request.offline
     )
@@ -135,6 +142,8 @@ def write_lock_files(result: Lock, output: Path, pylock: Path) -> None:
 
 
 def locked_file(f: DistFile) -> LockedFile:
+    from wheelhouse.resolver.index import local_path
+
     hashes = dict(f.hashes)
     if "sha256" not in hashes:
         path = local_path(f.url)
@@ -209,7 +218,3 @@ def build_lock(
         notes=tuple(notes),
         indexes=tuple(config.fingerprint()),
     )
-
-
-def cutoff_of(text: str | None) -> datetime | None:
-    return parse_cutoff(text) if text else None

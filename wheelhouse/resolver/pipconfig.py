@@ -70,7 +70,7 @@ class IndexConfig:
 
     def fingerprint(self) -> list[str]:
         """What decides a lock's answer (for the lock's input digest); no credentials."""
-        from wheelhouse.resolver.http import redact_url
+        from wheelhouse.resolver.urls import redact_url
 
         return [
             *(f"index {redact_url(u)}" for u in self.indexes()),

@@ -13,7 +13,40 @@ from packaging.utils import NormalizedName, canonicalize_name
 
 from wheelhouse.errors import UsageError
 from wheelhouse.resolver.profile import Profile
-from wheelhouse.resolver.resolve import Req
+
+
+@dataclass(frozen=True)
+class Req:
+    """One requirement edge, after markers were evaluated for the target."""
+
+    name: NormalizedName
+    extras: frozenset[str]
+    specifier: SpecifierSet
+    origin: str  # "user", "image" or "dependency"
+    source: str  # for messages: "requirements.in:3", "pandas 1.3.5", ...
+    text: str
+
+    @classmethod
+    def parse(cls, text: str, origin: str, source: str) -> Req:
+        try:
+            r = Requirement(text)
+        except InvalidRequirement as exc:
+            raise UsageError(f"{source}: malformed requirement {text!r}: {exc}") from exc
+        if r.url:
+            raise UsageError(f"{source}: direct URL requirements are not supported: {text!r}")
+        return cls(
+            canonicalize_name(r.name),
+            frozenset(canonicalize_name(e) for e in r.extras),
+            r.specifier,
+            origin,
+            source,
+            text,
+        )
+
+    @property
+    def shown(self) -> str:
+        extras = f"[{','.join(sorted(self.extras))}]" if self.extras else ""
+        return f"{self.name}{extras}{self.specifier}"
 
 
 @dataclass

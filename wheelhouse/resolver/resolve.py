@@ -27,6 +27,7 @@ from wheelhouse.errors import ResolutionError, UsageError
 from wheelhouse.resolver.index import DistFile
 from wheelhouse.resolver.metadata import CoreMetadata
 from wheelhouse.resolver.profile import InstalledDist, Profile
+from wheelhouse.resolver.requirements import Req
 
 log = logging.getLogger("wheelhouse")
 
@@ -52,40 +53,6 @@ class Options:
     exclude_newer: datetime | None = None
     allow_sdist: bool = False  # use an sdist's metadata when no wheel fits (image profiles)
     constraints: Mapping[NormalizedName, SpecifierSet] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Req:
-    """One requirement edge, after markers were evaluated for the target."""
-
-    name: NormalizedName
-    extras: frozenset[str]
-    specifier: SpecifierSet
-    origin: str  # "user", "image" or "dependency"
-    source: str  # for messages: "requirements.in:3", "pandas 1.3.5", ...
-    text: str
-
-    @classmethod
-    def parse(cls, text: str, origin: str, source: str) -> Req:
-        try:
-            r = Requirement(text)
-        except InvalidRequirement as exc:
-            raise UsageError(f"{source}: malformed requirement {text!r}: {exc}") from exc
-        if r.url:
-            raise UsageError(f"{source}: direct URL requirements are not supported: {text!r}")
-        return cls(
-            canonicalize_name(r.name),
-            frozenset(canonicalize_name(e) for e in r.extras),
-            r.specifier,
-            origin,
-            source,
-            text,
-        )
-
-    @property
-    def shown(self) -> str:
-        extras = f"[{','.join(sorted(self.extras))}]" if self.extras else ""
-        return f"{self.name}{extras}{self.specifier}"
 
 
 @dataclass(frozen=True)
@@ -489,10 +456,14 @@ def explain_conflict(causes: Sequence[Any], provider: Provider) -> str:
         if len(chain) > 1 or any(c.parent is not None for c in items):
             lines.append("; ".join(dict.fromkeys(chain)))
         if len(chain) > 1:
-            if any(c.requirement.origin == "image" or (c.parent is not None and
-                                                       c.parent.installed) for c in items):
-                lines.append(f"an override of the image's {name} must still satisfy every "
-                             "image package that depends on it")
+            if any(
+                c.requirement.origin == "image" or (c.parent is not None and c.parent.installed)
+                for c in items
+            ):
+                lines.append(
+                    f"an override of the image's {name} must still satisfy every "
+                    "image package that depends on it"
+                )
             continue
         hint = explain_no_candidates(canonicalize_name(name), spec, provider)
         if hint:
