@@ -31,6 +31,9 @@ def run(raw_data):
     return {
         "logistic_regression": model.predict(rows).tolist(),
         "lightgbm": booster.predict(rows).tolist(),
-        "versions": {"scikit-learn": sklearn.__version__, "lightgbm": lightgbm.__version__,
-                     "numpy": np.__version__},
+        "versions": {
+            "scikit-learn": sklearn.__version__,
+            "lightgbm": lightgbm.__version__,
+            "numpy": np.__version__,
+        },
     }
