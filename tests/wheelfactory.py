@@ -95,7 +95,11 @@ def make_sdist(directory: Path, name: str, version: str, requires: Sequence[str]
     pkg_info = metadata_text(name, version).encode()
     members = {
         f"{base}/PKG-INFO": pkg_info,
-        f"{base}/setup.py": b"from setuptools import setup\nsetup()\n",
+        f"{base}/setup.py": (
+            f"from setuptools import setup\nsetup(name={name!r}, version={version!r}, "
+            f"py_modules=[{dist!r}])\n"
+        ).encode(),
+        f"{base}/{dist}.py": f"VERSION = {version!r}\n".encode(),
         f"{base}/{dist}.egg-info/PKG-INFO": pkg_info,
         f"{base}/{dist}.egg-info/requires.txt": ("\n".join(requires) + "\n").encode(),
     }

@@ -21,6 +21,8 @@ from wheelhouse.errors import WheelhouseError
 COMMAND_MODULES = [
     "snapshot",
     "lock",
+    "image-env",
+    "run",
 ]
 
 log = logging.getLogger("wheelhouse")

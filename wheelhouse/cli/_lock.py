@@ -13,6 +13,7 @@ from wheelhouse.cli._common import (
     index_config,
     target_profile,
 )
+from wheelhouse.errors import UsageError
 
 
 def register(sub: Any) -> None:
@@ -42,6 +43,12 @@ def register(sub: Any) -> None:
         help="ignore files uploaded after DATE (YYYY-MM-DD counts the whole day)",
     )
     p.add_argument("--offline", action="store_true", help="use cached index pages only")
+    p.add_argument(
+        "--image-packages",
+        action="store_true",
+        help="lock exactly the image profile's installed set (to mirror it and "
+        "build a stand-in of the image with image-env)",
+    )
     add_target_options(p)
     add_index_options(p)
     p.set_defaults(func=run)
@@ -51,6 +58,18 @@ def run(args: argparse.Namespace) -> int:
     from wheelhouse.resolver.locking import LockRequest, lock
 
     profile = target_profile(args)
+    if args.image_packages:
+        from wheelhouse.resolver.locking import lock_image
+
+        if args.requirements or args.requirement:
+            raise UsageError("--image-packages takes no requirements: it locks the image's own")
+        result = lock_image(profile, index_config(args), args.output, args.pylock, cache_dir(args))
+        sdists = [p.name for p in result.pins if p.files and not p.files[0].is_wheel]
+        print(
+            f"{args.output}: the {len(result.pins)} packages of image {profile.name}"
+            + (f" ({len(sdists)} as sdist: {', '.join(sdists)})" if sdists else "")
+        )
+        return 0
     outcome = lock(
         LockRequest(
             requirement_files=args.requirement,

@@ -218,3 +218,101 @@ def build_lock(
         notes=tuple(notes),
         indexes=tuple(config.fingerprint()),
     )
+
+
+def lock_image(
+    profile: Profile,
+    config: IndexConfig,
+    output: Path,
+    pylock: Path | None = None,
+    cache_dir: Path | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> Lock:
+    """A lock of exactly the image's installed set, to mirror and rebuild a stand-in of it.
+
+    Every installed distribution is pinned to one file for the target: the file recorded in
+    the profile when it has one, else the best fitting wheel on the index, else its sdist
+    (built later by the target's own interpreter).
+    """
+    from wheelhouse.resolver.cache import Cache
+    from wheelhouse.resolver.repository import IndexRepository
+    from wheelhouse.resolver.resolve import Options, filter_files
+
+    known = {f["name"]: f for f in profile.extra.get("files", []) if f.get("sha256")}
+    pins: list[Pin] = []
+    missing: list[str] = []
+    repo: IndexRepository | None = None
+    try:
+        for dist in profile.installed:
+            rec = known.get(dist.name)
+            if rec is not None and rec.get("version") == dist.version:
+                files: tuple[LockedFile, ...] = (
+                    LockedFile(
+                        filename=rec["filename"],
+                        hashes={"sha256": rec["sha256"]},
+                        url=rec.get("url"),
+                    ),
+                )
+            else:
+                if repo is None:
+                    repo = IndexRepository(config, Cache(cache_dir), transport=transport)
+                found = filter_files(
+                    repo.files(dist.name),
+                    profile,
+                    Options(allow_sdist=True),
+                    profile.tag_priority(),
+                    allow_yanked=True,
+                )
+                chosen = next(
+                    (
+                        v
+                        for k, v in found.candidates.items()
+                        if str(k) == dist.version or k == _version(dist.version)
+                    ),
+                    None,
+                )
+                if not chosen:
+                    missing.append(f"{dist.name}=={dist.version}")
+                    continue
+                files = tuple(locked_file(f) for f in chosen)
+            pins.append(
+                Pin(
+                    name=dist.name,
+                    version=dist.version,
+                    files=files,
+                    via=("image",),
+                    requires_dist=dist.requires_dist or (),
+                    requires_python=dist.requires_python,
+                )
+            )
+    finally:
+        if repo is not None:
+            repo.close()
+    if missing:
+        raise UsageError(
+            "no file fits the target for these image packages on the configured "
+            "indexes: " + ", ".join(missing)
+        )
+    digest = hashlib.sha256(("image:" + profile.digest()).encode()).hexdigest()
+    result = Lock(
+        target=LockTarget.from_profile(profile),
+        pins=tuple(pins),
+        input_digest=digest,
+        requirements=tuple(f"{p.name}=={p.version}" for p in pins),
+        notes=(
+            f"the installed set of profile {profile.name}, to rebuild a stand-in "
+            "of the image; not for installing on the image itself",
+        ),
+        indexes=tuple(config.fingerprint()) if repo is not None else (),
+    )
+    write_lock_files(result, output, pylock or pylock_path_for(output))
+    return result
+
+
+def _version(text: str) -> object:
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        return Version(text)
+    except InvalidVersion:
+        return text

@@ -1,0 +1,244 @@
+"""`image-env` and `run` under the real Python 3.7: the image's start, emulated offline."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.wheelfactory import make_sdist, make_wheel
+from wheelhouse.cli import main
+from wheelhouse.resolver.profile import InstalledDist, bare_profile
+
+SCORE = """
+import json
+import imagepkg, legacy
+def init():
+    global factor
+    import mounted
+    factor = mounted.FACTOR
+def run(raw):
+    data = json.loads(raw)["data"]
+    return {"result": [x * factor for x in data], "image": imagepkg.__version__,
+            "legacy": legacy.VERSION}
+"""
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> dict[str, Path]:
+    files = tmp_path / "wheelhouse" / "files"
+    make_wheel(files, "imagepkg", "1.0")
+    make_sdist(files, "legacy", "0.1")
+    make_wheel(tmp_path / "mirror", "extra-dep", "2.0", files={"extra_dep.py": "FACTOR = 3\n"})
+    prof = bare_profile("3.7.16", "manylinux_2_27_x86_64").with_installed(
+        [
+            InstalledDist("imagepkg", "1.0", (), None),  # type: ignore[arg-type]
+            InstalledDist("legacy", "0.1", (), None),
+        ],
+        name="tiny-image",
+    )  # type: ignore[arg-type]
+    (tmp_path / "image.json").write_text(prof.to_json())
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "score.py").write_text(SCORE)
+    (app / "sample-request.json").write_text('{"data": [1, 2]}')
+    site = app / "myenv" / "lib" / "python3.7" / "site-packages"
+    site.mkdir(parents=True)
+    (site / "mounted.py").write_text("FACTOR = 10\n")
+    return {
+        "root": tmp_path,
+        "app": app,
+        "profile": tmp_path / "image.json",
+        "wheelhouse": tmp_path / "wheelhouse",
+        "mirror": tmp_path / "mirror",
+    }
+
+
+@pytest.fixture
+def image_python(world: dict[str, Path], python37: str) -> str:
+    env = world["root"] / "image-env"
+    assert (
+        main(
+            [
+                "image-env",
+                str(env),
+                "--image",
+                str(world["profile"]),
+                "--python",
+                python37,
+                "--wheelhouse",
+                str(world["wheelhouse"]),
+            ]
+        )
+        == 0
+    )
+    return str(env / "bin" / "python")
+
+
+def test_image_env_built_offline_and_reused(world, image_python, python37, capsys) -> None:  # type: ignore[no-untyped-def]
+    assert Path(image_python).exists()
+    capsys.readouterr()
+    assert (
+        main(
+            [
+                "image-env",
+                str(world["root"] / "image-env"),
+                "--image",
+                str(world["profile"]),
+                "--python",
+                python37,
+                "--wheelhouse",
+                str(world["wheelhouse"]),
+            ]
+        )
+        == 0
+    )
+    assert "up to date" in capsys.readouterr().out
+
+
+def test_image_env_names_missing_packages(world, python37, capsys) -> None:  # type: ignore[no-untyped-def]
+    for f in (world["wheelhouse"] / "files").glob("legacy*"):
+        f.unlink()
+    out = world["root"] / "env2"
+    assert (
+        main(
+            [
+                "image-env",
+                str(out),
+                "--image",
+                str(world["profile"]),
+                "--python",
+                python37,
+                "--wheelhouse",
+                str(world["wheelhouse"]),
+            ]
+        )
+        == 2
+    )
+    err = capsys.readouterr().err
+    assert "legacy==0.1" in err and "--image-packages" in err
+    assert not out.exists()
+
+
+def test_image_env_refuses_wrong_python(world, capsys) -> None:  # type: ignore[no-untyped-def]
+    import sys
+
+    assert (
+        main(
+            [
+                "image-env",
+                str(world["root"] / "e"),
+                "--image",
+                str(world["profile"]),
+                "--python",
+                sys.executable,
+                "--wheelhouse",
+                str(world["wheelhouse"]),
+            ]
+        )
+        == 2
+    )
+    assert "but profile tiny-image is Python 3.7.16" in capsys.readouterr().err
+
+
+def test_run_with_mounted_lib_path(world, image_python, capsys) -> None:  # type: ignore[no-untyped-def]
+    code = main(
+        [
+            "run",
+            str(world["app"]),
+            "--python",
+            image_python,
+            "--json",
+            "--env",
+            "AZUREML_EXTRA_PYTHON_LIB_PATH=myenv/lib/python3.7/site-packages",
+        ]
+    )
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    assert json.loads(out.out) == {"result": [10, 20], "image": "1.0", "legacy": "0.1"}
+
+
+def test_run_missing_lib_path_is_97(world, image_python) -> None:  # type: ignore[no-untyped-def]
+    assert (
+        main(
+            [
+                "run",
+                str(world["app"]),
+                "--python",
+                image_python,
+                "--env",
+                "AZUREML_EXTRA_PYTHON_LIB_PATH=nowhere",
+            ]
+        )
+        == 97
+    )
+
+
+def test_run_missing_requirements_is_99(world, image_python) -> None:  # type: ignore[no-untyped-def]
+    assert (
+        main(
+            [
+                "run",
+                str(world["app"]),
+                "--python",
+                image_python,
+                "--env",
+                "AZUREML_EXTRA_REQUIREMENTS_TXT=nope.txt",
+            ]
+        )
+        == 99
+    )
+
+
+def test_run_dynamic_install_from_mirror(world, image_python, capsys) -> None:  # type: ignore[no-untyped-def]
+    app = world["app"]
+    (app / "requirements.txt").write_text("extra-dep==2.0\n")
+    (app / "score.py").write_text(SCORE.replace("import mounted", "import extra_dep as mounted"))
+    code = main(
+        [
+            "run",
+            str(app),
+            "--python",
+            image_python,
+            "--json",
+            "--find-links",
+            str(world["mirror"]),
+            "--env",
+            "AZUREML_EXTRA_REQUIREMENTS_TXT=requirements.txt",
+        ]
+    )
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    assert json.loads(out.out)["result"] == [3, 6]
+    # the image stand-in itself was not changed: the install went into a scratch copy
+    env_site = Path(image_python).parent.parent / "lib" / "python3.7" / "site-packages"
+    assert not list(env_site.glob("extra_dep*"))
+
+
+def test_run_failed_dynamic_install_is_95(world, image_python) -> None:  # type: ignore[no-untyped-def]
+    (world["app"] / "requirements.txt").write_text("not-mirrored==1.0\n")
+    assert (
+        main(
+            [
+                "run",
+                str(world["app"]),
+                "--python",
+                image_python,
+                "--find-links",
+                str(world["mirror"]),
+                "--env",
+                "AZUREML_EXTRA_REQUIREMENTS_TXT=requirements.txt",
+            ]
+        )
+        == 95
+    )
+
+
+def test_run_failing_init_shows_traceback_and_path(world, image_python, capsys) -> None:  # type: ignore[no-untyped-def]
+    code = main(["run", str(world["app"]), "--python", image_python])  # nothing mounted
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "score script failed in init()" in err
+    assert "ModuleNotFoundError: No module named 'mounted'" in err
+    assert "sys.path was:" in err

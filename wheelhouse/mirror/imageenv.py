@@ -1,0 +1,180 @@
+"""`image-env`: an offline stand-in for the image — a virtual environment of the target's
+interpreter holding the profile's installed set, built from the wheelhouse alone.
+
+`run` and `verify --python` use it where the real image cannot be started (no Docker engine).
+A package the index has only as an sdist is built by that interpreter, offline.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
+
+from wheelhouse.errors import IntegrityError, UsageError, WheelhouseError
+from wheelhouse.files import sha256_file
+from wheelhouse.resolver.profile import Profile
+
+log = logging.getLogger("wheelhouse")
+STAMP = "wheelhouse-image-env.json"
+
+
+@dataclass(frozen=True)
+class ImageEnv:
+    path: Path
+    python: Path
+    profile_name: str
+    reused: bool
+    packages: int
+
+
+def interpreter_version(python: str) -> str:
+    try:
+        out = subprocess.run(
+            [python, "-c", "import platform; print(platform.python_version())"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise UsageError(f"cannot run {python}: {exc}") from exc
+    if out.returncode != 0:
+        raise UsageError(f"cannot run {python}: {out.stderr.strip()}")
+    return out.stdout.strip()
+
+
+def offline_env() -> dict[str, str]:
+    """The environment for pip inside image-env/run: no configuration, no index, no cache."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "PYTHON"))}
+    env.update(
+        PIP_CONFIG_FILE=os.devnull,
+        PIP_DISABLE_PIP_VERSION_CHECK="1",
+        PIP_NO_CACHE_DIR="1",
+        PYTHONDONTWRITEBYTECODE="1",
+    )
+    return env
+
+
+def find_image_files(profile: Profile, files_dir: Path) -> tuple[list[Path], list[str]]:
+    """Each installed distribution's file in the wheelhouse; and those not found."""
+    recorded = {f["name"]: f for f in profile.extra.get("files", [])}
+    tags = set(profile.tags)
+    by_key: dict[tuple[str, str], list[Path]] = {}
+    for path in sorted(files_dir.iterdir()) if files_dir.is_dir() else []:
+        try:
+            if path.name.endswith(".whl"):
+                name, version, _, wtags = parse_wheel_filename(path.name)
+                if not any(str(t) in tags for t in wtags):
+                    continue
+            elif path.name.endswith((".tar.gz", ".zip")):
+                name, version = parse_sdist_filename(path.name)
+            else:
+                continue
+        except ValueError:
+            continue
+        by_key.setdefault((name, str(version)), []).append(path)
+    found, missing = [], []
+    for dist in profile.installed:
+        rec = recorded.get(dist.name)
+        if rec and rec.get("version") == dist.version:
+            path = files_dir / rec["filename"]
+            if path.is_file():
+                if rec.get("sha256") and sha256_file(path) != rec["sha256"]:
+                    raise IntegrityError(
+                        f"{path.name} in the wheelhouse does not match the "
+                        f"profile's sha256:{rec['sha256']}"
+                    )
+                found.append(path)
+                continue
+        candidates = by_key.get((canonicalize_name(dist.name), _norm(dist.version)), [])
+        wheels = [p for p in candidates if p.name.endswith(".whl")]
+        chosen = (wheels or candidates)[:1]
+        if chosen:
+            found.append(chosen[0])
+        else:
+            missing.append(f"{dist.name}=={dist.version}")
+    return found, missing
+
+
+def _norm(version: str) -> str:
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        return str(Version(version))
+    except InvalidVersion:
+        return version
+
+
+def build_image_env(profile: Profile, python: str, wheelhouse: Path, out: Path) -> ImageEnv:
+    """Create (or reuse) the stand-in environment at `out`."""
+    version = interpreter_version(python)
+    if ".".join(version.split(".")[:2]) != profile.python_minor:
+        raise UsageError(
+            f"{python} is Python {version}, but profile {profile.name} is Python "
+            f"{profile.python_version}"
+        )
+    stamp = {
+        "profile": profile.name,
+        "profile_digest": profile.digest(),
+        "python": str(Path(python).resolve()),
+        "python_version": version,
+    }
+    stamp_path = out / STAMP
+    if stamp_path.is_file():
+        try:
+            if json.loads(stamp_path.read_text()) == stamp:
+                return ImageEnv(
+                    out, out / "bin" / "python", profile.name, True, len(profile.installed)
+                )
+        except (OSError, ValueError):
+            pass
+    files, missing = find_image_files(profile, wheelhouse / "files")
+    if missing:
+        raise UsageError(
+            f"the wheelhouse {wheelhouse} lacks {len(missing)} of the image's packages: "
+            + ", ".join(missing)
+            + ". Mirror them first: wheelhouse lock --image-packages "
+            f"--image {profile.name} -o image.lock && wheelhouse sync image.lock "
+            f"--wheelhouse {wheelhouse}"
+        )
+    if out.exists():
+        if not (out / "pyvenv.cfg").is_file() and any(out.iterdir()):
+            raise UsageError(f"{out} exists and is not an image environment; not touching it")
+        shutil.rmtree(out)
+    try:
+        _check_run([python, "-m", "venv", str(out)], "creating the virtual environment")
+        _check_run(
+            [
+                str(out / "bin" / "python"),
+                "-m",
+                "pip",
+                "install",
+                "--no-index",
+                "--find-links",
+                str(wheelhouse / "files"),
+                "--no-deps",
+                "-q",
+                # sdists build with the environment's own setuptools: nothing is fetched
+                "--no-build-isolation",
+                *map(str, files),
+            ],
+            "installing the image's packages",
+        )
+    except BaseException:
+        shutil.rmtree(out, ignore_errors=True)  # never leave a half-built environment
+        raise
+    stamp_path.write_text(json.dumps(stamp, indent=1) + "\n")
+    return ImageEnv(out, out / "bin" / "python", profile.name, False, len(files))
+
+
+def _check_run(cmd: list[str], what: str) -> None:
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=offline_env())
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
+        raise WheelhouseError(f"image-env: {what} failed (exit {proc.returncode}):\n{tail}")
