@@ -114,7 +114,9 @@ def main() -> None:
             if "==" in line and not line.startswith("#")
         )
 
-    print("same pins as uv:", pins(work / "wh.lock") == pins(work / "uv.lock"))
+    ours, theirs = set(pins(work / "wh.lock")), set(pins(work / "uv.lock"))
+    print("pins only in wheelhouse's lock:", " ".join(sorted(ours - theirs)) or "none")
+    print("pins only in uv's lock:       ", " ".join(sorted(theirs - ours)) or "none")
     shutil.rmtree(work, ignore_errors=True)
 
 

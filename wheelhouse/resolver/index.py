@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import hashlib
 import json
 import logging
 import os
@@ -307,9 +308,17 @@ class IndexReader:
         page = await self._fetch(url, index)
         if page is None:
             return None
+        # Big projects list thousands of files: keep the parsed list, keyed by the body.
+        key = f"parsed:{url}:{hashlib.sha256(page.body).hexdigest()}"
+        parsed = self.cache.get_value(key)
+        if isinstance(parsed, list):
+            return parsed
         if page.content_type.startswith(JSON_TYPE):
-            return parse_json_page(page.body, url, redact_url(index.rstrip("/")))
-        return parse_html_page(page.body, url, redact_url(index.rstrip("/")))
+            files = parse_json_page(page.body, url, redact_url(index.rstrip("/")))
+        else:
+            files = parse_html_page(page.body, url, redact_url(index.rstrip("/")))
+        self.cache.put_value(key, files, expire=7 * 86400)
+        return files
 
     async def _fetch(self, url: str, index: str) -> CachedPage | None:
         cached = self.cache.get_page(url)

@@ -6,6 +6,7 @@ made on a 3.11 laptop is right for a 3.7 image.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -134,11 +135,7 @@ class Profile:
     def accepts_python(self, requires_python: str | None) -> bool:
         if not requires_python:
             return True
-        try:
-            spec = SpecifierSet(requires_python)
-        except InvalidSpecifier:
-            return True  # pip ignores an invalid Requires-Python too
-        return spec.contains(self.python_version, prereleases=True)
+        return _accepts(self.python_version, requires_python)
 
     def environment_marker(self) -> str:
         """A PEP 508 marker that holds on this target (for pylock.toml's `environments`)."""
@@ -200,6 +197,16 @@ class Profile:
 
     def with_installed(self, installed: Iterable[InstalledDist], **changes: Any) -> Profile:
         return replace(self, installed=tuple(sorted(installed, key=lambda d: d.name)), **changes)
+
+
+@functools.lru_cache(maxsize=4096)
+def _accepts(python_version: str, requires_python: str) -> bool:
+    """Requires-Python check; thousands of files share a few dozen distinct strings."""
+    try:
+        spec = SpecifierSet(requires_python)
+    except InvalidSpecifier:
+        return True  # pip ignores an invalid Requires-Python too
+    return spec.contains(python_version, prereleases=True)
 
 
 # -- building a target from a few facts -----------------------------------------------

@@ -180,6 +180,7 @@ class Provider(AbstractProvider[Req, Candidate, str]):
         self.image = profile.installed_map()
         self.user_names = user_names
         self._meta: dict[tuple[NormalizedName, Version], CoreMetadata] = {}
+        self._filtered: dict[tuple[NormalizedName, bool], Filtered] = {}
 
     # identity & preference
     def identify(self, requirement_or_candidate: Req | Candidate) -> Ident:
@@ -229,13 +230,7 @@ class Provider(AbstractProvider[Req, Candidate, str]):
     ) -> Iterator[Candidate]:
         constraint = self.options.constraints.get(name)
         full = spec & constraint if constraint is not None else spec
-        filtered = filter_files(
-            self.repo.files(name),
-            self.profile,
-            self.options,
-            self.ranks,
-            allow_yanked=_pinned_exactly(spec),
-        )
+        filtered = self.filtered(name, _pinned_exactly(spec))
         versions = [v for v in filtered.candidates if v not in bad]
         allowed = set(full.filter(versions))
         for version in sorted(allowed, reverse=True):
@@ -246,6 +241,19 @@ class Provider(AbstractProvider[Req, Candidate, str]):
             if not self.profile.accepts_python(meta.requires_python):
                 continue
             yield Candidate(name, version, extras, files)
+
+    def filtered(self, name: NormalizedName, allow_yanked: bool) -> Filtered:
+        """The project's files sorted out for the target (once per name and yanked-ness)."""
+        key = (name, allow_yanked)
+        if key not in self._filtered:
+            self._filtered[key] = filter_files(
+                self.repo.files(name),
+                self.profile,
+                self.options,
+                self.ranks,
+                allow_yanked=allow_yanked,
+            )
+        return self._filtered[key]
 
     def metadata(
         self, name: NormalizedName, version: Version, files: tuple[DistFile, ...]
