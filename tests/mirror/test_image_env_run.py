@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -25,20 +26,51 @@ def run(raw):
 """
 
 
-@pytest.fixture
-def world(tmp_path: Path) -> dict[str, Path]:
-    files = tmp_path / "wheelhouse" / "files"
+@pytest.fixture(scope="module")
+def image(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A tiny image (one wheel, one sdist-only package) and its wheelhouse, per module."""
+    root = tmp_path_factory.mktemp("image")
+    files = root / "wheelhouse" / "files"
     make_wheel(files, "imagepkg", "1.0")
     make_sdist(files, "legacy", "0.1")
-    make_wheel(tmp_path / "mirror", "extra-dep", "2.0", files={"extra_dep.py": "FACTOR = 3\n"})
+    make_wheel(root / "mirror", "extra-dep", "2.0", files={"extra_dep.py": "FACTOR = 3\n"})
+    installed = [
+        InstalledDist("imagepkg", "1.0", (), None),  # type: ignore[arg-type]
+        InstalledDist("legacy", "0.1", (), None),
+    ]  # type: ignore[arg-type]
     prof = bare_profile("3.7.16", "manylinux_2_27_x86_64").with_installed(
-        [
-            InstalledDist("imagepkg", "1.0", (), None),  # type: ignore[arg-type]
-            InstalledDist("legacy", "0.1", (), None),
-        ],
-        name="tiny-image",
-    )  # type: ignore[arg-type]
-    (tmp_path / "image.json").write_text(prof.to_json())
+        installed, name="tiny-image"
+    )
+    (root / "image.json").write_text(prof.to_json())
+    return {
+        "root": root,
+        "profile": root / "image.json",
+        "wheelhouse": root / "wheelhouse",
+        "mirror": root / "mirror",
+    }
+
+
+@pytest.fixture(scope="module")
+def image_python(image: dict[str, Path], python37: str) -> str:
+    """The stand-in, built once per module."""
+    env = image["root"] / "image-env"
+    argv = [
+        "image-env",
+        str(env),
+        "--image",
+        str(image["profile"]),
+        "--python",
+        python37,
+        "--wheelhouse",
+        str(image["wheelhouse"]),
+    ]
+    assert main(argv) == 0
+    return str(env / "bin" / "python")
+
+
+@pytest.fixture
+def world(image: dict[str, Path], tmp_path: Path) -> dict[str, Path]:
+    """A score folder per test, beside the shared image."""
     app = tmp_path / "app"
     app.mkdir()
     (app / "score.py").write_text(SCORE)
@@ -46,34 +78,7 @@ def world(tmp_path: Path) -> dict[str, Path]:
     site = app / "myenv" / "lib" / "python3.7" / "site-packages"
     site.mkdir(parents=True)
     (site / "mounted.py").write_text("FACTOR = 10\n")
-    return {
-        "root": tmp_path,
-        "app": app,
-        "profile": tmp_path / "image.json",
-        "wheelhouse": tmp_path / "wheelhouse",
-        "mirror": tmp_path / "mirror",
-    }
-
-
-@pytest.fixture
-def image_python(world: dict[str, Path], python37: str) -> str:
-    env = world["root"] / "image-env"
-    assert (
-        main(
-            [
-                "image-env",
-                str(env),
-                "--image",
-                str(world["profile"]),
-                "--python",
-                python37,
-                "--wheelhouse",
-                str(world["wheelhouse"]),
-            ]
-        )
-        == 0
-    )
-    return str(env / "bin" / "python")
+    return {**image, "app": app, "scratch": tmp_path}
 
 
 def test_image_env_built_offline_and_reused(world, image_python, python37, capsys) -> None:  # type: ignore[no-untyped-def]
@@ -98,24 +103,22 @@ def test_image_env_built_offline_and_reused(world, image_python, python37, capsy
 
 
 def test_image_env_names_missing_packages(world, python37, capsys) -> None:  # type: ignore[no-untyped-def]
-    for f in (world["wheelhouse"] / "files").glob("legacy*"):
+    partial = world["scratch"] / "wheelhouse"
+    shutil.copytree(world["wheelhouse"], partial)
+    for f in (partial / "files").glob("legacy*"):
         f.unlink()
-    out = world["root"] / "env2"
-    assert (
-        main(
-            [
-                "image-env",
-                str(out),
-                "--image",
-                str(world["profile"]),
-                "--python",
-                python37,
-                "--wheelhouse",
-                str(world["wheelhouse"]),
-            ]
-        )
-        == 2
-    )
+    out = world["scratch"] / "env2"
+    argv = [
+        "image-env",
+        str(out),
+        "--image",
+        str(world["profile"]),
+        "--python",
+        python37,
+        "--wheelhouse",
+        str(partial),
+    ]
+    assert main(argv) == 2
     err = capsys.readouterr().err
     assert "legacy==0.1" in err and "--image-packages" in err
     assert not out.exists()
@@ -128,7 +131,7 @@ def test_image_env_refuses_wrong_python(world, capsys) -> None:  # type: ignore[
         main(
             [
                 "image-env",
-                str(world["root"] / "e"),
+                str(world["scratch"] / "e"),
                 "--image",
                 str(world["profile"]),
                 "--python",
