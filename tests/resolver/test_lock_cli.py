@@ -250,3 +250,30 @@ def test_lock_installs_with_pip_require_hashes(tmp_path: Path, upstream) -> None
     assert proc.returncode == 0, proc.stderr
     assert (target / "alpha" / "__init__.py").exists()
     assert json.dumps(sorted(p.name for p in target.iterdir() if p.suffix != ".dist-info"))
+
+
+def test_image_packages_lock_from_index(tmp_path: Path, upstream) -> None:  # type: ignore[no-untyped-def]
+    url, _ = upstream
+    prof = bare_profile("3.7.16", "manylinux_2_27_x86_64").with_installed(
+        [
+            InstalledDist("numlike", "1.19.5", (), None),  # type: ignore[arg-type]
+            InstalledDist("sdistonly", "0.3", (), None),
+        ],
+        name="img",
+    )  # type: ignore[arg-type]
+    (tmp_path / "img.json").write_text(prof.to_json())
+    code, out = lock_cli(tmp_path, url, "--image", str(tmp_path / "img.json"), "--image-packages")
+    assert code == 0
+    lock = load_lock(out)
+    assert {p.name: p.files[0].filename for p in lock.pins} == {
+        "numlike": f"numlike-1.19.5-{CP37}.whl",
+        "sdistonly": "sdistonly-0.3.tar.gz",
+    }
+
+
+def test_image_packages_lock_of_builtin_profile_needs_no_network(tmp_path: Path) -> None:
+    out = tmp_path / "image.lock"
+    assert main(["lock", "--image-packages", "--no-index", "-o", str(out)]) == 0
+    lock = load_lock(out)
+    assert lock.pin("scikit-learn").version == "0.24.1"  # type: ignore[union-attr]
+    assert all(p.files and p.files[0].url for p in lock.pins)
