@@ -121,3 +121,24 @@ def test_builtin_default_profile_is_a_stand_in() -> None:
     assert versions["azureml-inference-server-http"] == "0.6.1"
     assert versions["pandas"].startswith("1.1.")
     assert all(d.requires_dist is not None for d in prof.installed)
+
+
+def test_snapshot_bare_target_from_flags(tmp_path: Path) -> None:
+    out = tmp_path / "p.json"
+    assert (
+        main(
+            [
+                "snapshot",
+                "--python-version",
+                "3.7",
+                "--platform",
+                "manylinux2014_x86_64",
+                "-o",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    prof = read(out)
+    assert prof.python_version == "3.7.17" and not prof.installed
+    assert "3.7.17, the newest 3.7 release" in prof.description

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ def register(sub: Any) -> None:
         "interpreter (directly or in its Docker image), read a package list, or "
         "resolve the image's documented packages as a stand-in.",
     )
-    src = p.add_mutually_exclusive_group(required=True)
+    src = p.add_mutually_exclusive_group()
     src.add_argument("--python", metavar="PATH", help="the target's interpreter")
     src.add_argument("--docker", metavar="IMAGE", help="a Docker image (docker run --rm)")
     src.add_argument(
@@ -35,8 +36,16 @@ def register(sub: Any) -> None:
         help="resolve this requirements file for the target: a stand-in image",
     )
     p.add_argument("--docker-python", default="python", help="interpreter inside the image")
-    p.add_argument("--python-version", default="3.7", help="with --freeze/--resolve")
-    p.add_argument("--platform", default="manylinux2014_x86_64", help="with --freeze/--resolve")
+    p.add_argument(
+        "--python-version",
+        default="3.7",
+        help="with --freeze/--resolve, or alone for a bare target",
+    )
+    p.add_argument(
+        "--platform",
+        default="manylinux2014_x86_64",
+        help="with --freeze/--resolve, or alone for a bare target",
+    )
     p.add_argument("--exclude-newer", metavar="DATE", help="with --resolve")
     p.add_argument("--name", help="profile name (default from the source)")
     p.add_argument("--description", default="", help="free text kept in the profile")
@@ -54,6 +63,12 @@ def run(args: argparse.Namespace) -> int:
         profile = snapshot.snapshot_python(args.python, args.name)
     elif args.docker:
         profile = snapshot.snapshot_docker(args.docker, args.docker_python, args.name)
+    elif not (args.freeze or args.resolve):
+        from wheelhouse.resolver.profile import bare_profile
+
+        profile = bare_profile(args.python_version, args.platform)
+        if args.name:
+            profile = replace(profile, name=args.name)
     elif args.freeze:
         profile = snapshot.snapshot_freeze(
             args.freeze, args.python_version, args.platform, args.name
@@ -73,8 +88,6 @@ def run(args: argparse.Namespace) -> int:
             cache=Cache(cdir) if cdir else None,
         )
     if args.description and not args.resolve:
-        from dataclasses import replace
-
         profile = replace(profile, description=args.description)
     text = profile.to_json()
     if args.output:
