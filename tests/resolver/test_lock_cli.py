@@ -277,3 +277,44 @@ def test_image_packages_lock_of_builtin_profile_needs_no_network(tmp_path: Path)
     lock = load_lock(out)
     assert lock.pin("scikit-learn").version == "0.24.1"  # type: ignore[union-attr]
     assert all(p.files and p.files[0].url for p in lock.pins)
+
+
+def test_find_links_folder_only(tmp_path: Path) -> None:
+    folder = tmp_path / "wheels"
+    make_wheel(folder, "gamma", "1.0", ["delta"])
+    make_wheel(folder, "delta", "2.0")
+    out = tmp_path / "requirements.lock"
+    assert (
+        main(
+            [
+                "lock",
+                "--no-index",
+                "-f",
+                str(folder),
+                "-o",
+                str(out),
+                "--python-version",
+                "3.7",
+                "gamma",
+            ]
+        )
+        == 0
+    )
+    lock = load_lock(out)
+    assert {p.name: p.version for p in lock.to_install()} == {"gamma": "1.0", "delta": "2.0"}
+    assert lock.pin("delta").files[0].sha256  # type: ignore[union-attr]
+
+
+def test_offline_lock_from_cache(tmp_path: Path, index: SimpleIndex, serve) -> None:  # type: ignore[no-untyped-def]
+    from tests.localserver import serve_folder
+
+    build_index(index, tmp_path / "dists")
+    with serve_folder(index.root) as (url, _state):
+        code, out = lock_cli(tmp_path, f"{url}/simple", "--python-version", "3.7", "alpha")
+        assert code == 0
+    first = out.read_text()
+    out.unlink()
+    # the server is gone: an offline lock answers from the cache alone
+    code, out = lock_cli(tmp_path, f"{url}/simple", "--python-version", "3.7", "alpha", "--offline")
+    assert code == 0
+    assert out.read_text() == first
