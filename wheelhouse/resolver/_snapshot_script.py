@@ -38,7 +38,8 @@ def _glibc():
     return value.split()[1]
 
 
-def _requires_txt(text):
+def requires_txt_to_dist(text):
+    """setuptools' egg-info requires.txt as Requires-Dist strings."""
     out, section = [], ""
     for raw in text.splitlines():
         line = raw.strip()
@@ -78,7 +79,7 @@ def _dist(entry_path, name):
     requires = msg.get_all("Requires-Dist") or []
     if name.endswith(".egg-info") and os.path.isdir(full) and not requires:
         req_txt = os.path.join(full, "requires.txt")
-        requires = _requires_txt(_read(req_txt)) if os.path.isfile(req_txt) else []
+        requires = requires_txt_to_dist(_read(req_txt)) if os.path.isfile(req_txt) else []
     return {
         "name": msg["Name"].strip(),
         "version": msg["Version"].strip(),

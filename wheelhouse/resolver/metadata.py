@@ -21,6 +21,9 @@ import httpx
 from packaging.utils import NormalizedName, canonicalize_name
 
 from wheelhouse.errors import IntegrityError, NetworkError, UsageError
+
+# the target-side snapshot script owns the one copy of this conversion (it runs stdlib-only)
+from wheelhouse.resolver._snapshot_script import requires_txt_to_dist
 from wheelhouse.resolver.cache import Cache
 from wheelhouse.resolver.http import redact_url, with_retries
 from wheelhouse.resolver.index import DistFile, local_path
@@ -52,26 +55,6 @@ def parse_metadata(data: bytes) -> CoreMetadata:
         else None,
         provides_extra=tuple(str(e).strip() for e in msg.get_all("Provides-Extra") or ()),
     )
-
-
-def requires_txt_to_dist(text: str) -> list[str]:
-    """setuptools' egg-info requires.txt to Requires-Dist strings."""
-    out, section = [], ""
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.startswith("[") and line.endswith("]"):
-            section = line[1:-1]
-            continue
-        extra, _, marker = section.partition(":")
-        conds = []
-        if marker:
-            conds.append(f"({marker})")
-        if extra:
-            conds.append(f'extra == "{extra}"')
-        out.append(line + ("; " + " and ".join(conds) if conds else ""))
-    return out
 
 
 def metadata_from_wheel_zip(zf: zipfile.ZipFile, filename: str) -> bytes:
