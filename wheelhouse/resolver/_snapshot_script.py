@@ -38,7 +38,7 @@ def _glibc():
     return value.split()[1]
 
 
-def requires_txt_to_dist(text):
+def requires_txt_to_dist(text: str) -> "list[str]":
     """setuptools' egg-info requires.txt as Requires-Dist strings."""
     out, section = [], ""
     for raw in text.splitlines():
