@@ -21,6 +21,9 @@ from wheelhouse.errors import WheelhouseError
 COMMAND_MODULES = [
     "snapshot",
     "lock",
+    "install",
+    "pack",
+    "verify",
 ]
 
 log = logging.getLogger("wheelhouse")
@@ -36,7 +39,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-q", "--quiet", action="store_true", help="only errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
-        module = importlib.import_module(f"wheelhouse.cli._{name.replace('-', '_')}")
+        qualified = f"wheelhouse.cli._{name.replace('-', '_')}"
+        try:
+            module = importlib.import_module(qualified)
+        except ModuleNotFoundError as exc:
+            if exc.name != qualified:
+                raise
+            continue  # a command not built yet on this branch
         module.register(sub)
     return parser
 

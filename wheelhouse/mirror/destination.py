@@ -1,0 +1,131 @@
+"""Where an installed wheel's files go under a target folder, and refusing to go anywhere else.
+
+The layout is the one the image expects of `AZUREML_EXTRA_PYTHON_LIB_PATH`:
+``OUT/lib/pythonX.Y/site-packages`` with scripts in ``OUT/bin``. The destination plugs into
+the `installer` library and never writes outside the folder it was given.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import posixpath
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
+
+from installer.destinations import SchemeDictionaryDestination
+from installer.records import Hash, RecordEntry
+from installer.scripts import Script
+from installer.utils import Scheme, copyfileobj_with_hashing
+
+from wheelhouse.errors import IntegrityError
+
+if TYPE_CHECKING:
+    from installer.scripts import ScriptSection
+
+INSTALLER_NAME = "wheelhouse"
+
+
+@dataclass(frozen=True)
+class TargetLayout:
+    """The folders of one target tree, for one Python minor version."""
+
+    root: Path
+    python_minor: str  # "3.7"
+
+    @property
+    def site_packages(self) -> Path:
+        return self.root / "lib" / f"python{self.python_minor}" / "site-packages"
+
+    @property
+    def site_packages_rel(self) -> str:
+        return f"lib/python{self.python_minor}/site-packages"
+
+    @property
+    def scripts(self) -> Path:
+        return self.root / "bin"
+
+    def scheme_dict(self) -> dict[str, str]:
+        """installer's schemes mapped into the tree: .data/<scheme>/ lands here too."""
+        site = str(self.site_packages)
+        return {
+            "purelib": site,
+            "platlib": site,
+            "scripts": str(self.scripts),
+            "headers": str(self.root / "include"),
+            "data": str(self.root),
+        }
+
+
+def unsafe_member_reason(name: str) -> str | None:
+    """Why an archive member name could escape the folder it is unpacked into (None: safe)."""
+    if not name or "\x00" in name:
+        return "empty or NUL in name"
+    if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
+        return "absolute path"
+    if "\\" in name:
+        return "backslash in path"
+    if ".." in name.split("/"):
+        return "'..' in path"
+    return None
+
+
+def is_link_mode(mode: int) -> bool:
+    """True for symbolic links, devices, FIFOs: anything a plain file tree must not hold."""
+    kind = stat.S_IFMT(mode)
+    return kind not in (0, stat.S_IFREG, stat.S_IFDIR)  # 0: zip tools that set no type
+
+
+@dataclass
+class SafeDestination(SchemeDictionaryDestination):
+    """installer's destination confined to one tree: no escapes, no clobbering, no byte-code.
+
+    `interpreter` is the target's (e.g. ``/usr/bin/env python3.7``); it is written verbatim
+    after ``#!`` in generated scripts, so a command with arguments works too.
+    """
+
+    confine_to: str = ""
+    label: str = ""  # "name version", for messages
+
+    def _path_with_destdir(self, scheme: Scheme, path: str) -> Path:
+        reason = unsafe_member_reason(path)
+        if reason:
+            raise IntegrityError(f"{self.label}: refusing {path!r}: {reason}")
+        base = Path(os.path.abspath(self.scheme_dict[scheme]))
+        target = Path(os.path.abspath(base / path))
+        root = Path(os.path.abspath(self.confine_to or base))
+        if not (target.is_relative_to(base) and target.is_relative_to(root)):
+            raise IntegrityError(f"{self.label}: refusing {path!r}: escapes the target folder")
+        return target
+
+    def write_to_fs(
+        self, scheme: Scheme, path: str, stream: BinaryIO, is_executable: bool
+    ) -> RecordEntry:
+        target = self._path_with_destdir(scheme, path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.parent.is_symlink():
+            raise IntegrityError(f"{self.label}: refusing {path!r}: parent is a link")
+        try:
+            # "x": two wheels claiming one file is an error, never a silent overwrite
+            with open(target, "xb") as f:
+                digest, size = copyfileobj_with_hashing(stream, f, self.hash_algorithm)
+        except FileExistsError as exc:
+            raise IntegrityError(
+                f"{self.label}: {scheme}/{path} is already installed by another distribution"
+            ) from exc
+        os.chmod(target, 0o755 if is_executable else 0o644)
+        return RecordEntry(path, Hash(self.hash_algorithm, digest), size)
+
+    def write_script(
+        self, name: str, module: str, attr: str, section: ScriptSection
+    ) -> RecordEntry:
+        if posixpath.basename(name) != name or name in (".", ".."):
+            raise IntegrityError(f"{self.label}: refusing script name {name!r}")
+        # generate with a placeholder interpreter, then put the target's own shebang first
+        _, data = Script(name, module, attr, section).generate("python", "posix")
+        body = data.split(b"\n", 1)[1]
+        content = f"#!{self.interpreter}\n".encode() + body
+        with io.BytesIO(content) as stream:
+            return self.write_to_fs(Scheme("scripts"), name, stream, is_executable=True)

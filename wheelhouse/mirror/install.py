@@ -1,0 +1,182 @@
+"""Install a lock's wheels from a wheelhouse into a target folder, all or nothing.
+
+Offline by construction: the only inputs are the lock and the wheelhouse's files. Everything
+is built in a staging folder beside the target and swapped in at the end, so the target is
+either exactly the old tree or exactly the lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import installer
+from installer.exceptions import InstallerError
+
+from wheelhouse.errors import InstallError, IntegrityError, WheelhouseError
+from wheelhouse.mirror.compile import compile_tree
+from wheelhouse.mirror.destination import INSTALLER_NAME, SafeDestination, TargetLayout
+from wheelhouse.mirror.manifest import (
+    MANIFEST_NAME,
+    Manifest,
+    ManifestDist,
+    pins_digest,
+    read_manifest,
+    scan_tree,
+    write_manifest,
+)
+from wheelhouse.mirror.plan import PlannedWheel, plan_install
+from wheelhouse.mirror.wheelsource import CheckedWheel
+from wheelhouse.resolver.lockfile import Lock
+
+log = logging.getLogger("wheelhouse")
+
+
+@dataclass(frozen=True)
+class InstallOptions:
+    jobs: int = 0  # 0: one per CPU (at most 16)
+    interpreter: str | None = None  # the scripts' shebang; default /usr/bin/env pythonX.Y
+    compile_with: str | None = None  # the target's interpreter, to write byte-code
+
+
+@dataclass(frozen=True)
+class InstallResult:
+    target: Path
+    layout: TargetLayout
+    wheels: tuple[PlannedWheel, ...]
+    removed: tuple[str, ...]  # "name version" of distributions the lock no longer has
+    manifest: Manifest
+
+    @property
+    def wheel_bytes(self) -> int:
+        return sum(w.size for w in self.wheels)
+
+
+def install_lock(
+    lock: Lock, wheelhouse: Path, target: Path, options: InstallOptions = InstallOptions()
+) -> InstallResult:
+    """Make `target` hold exactly the lock's to-install distributions."""
+    wheels = plan_install(lock, wheelhouse)
+    target = Path(os.path.abspath(target))
+    previous = _previous_manifest(target)
+    minor = lock.target.python_minor
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.staging-", dir=target.parent))
+    try:
+        os.chmod(staging, 0o755)
+        layout = TargetLayout(staging, minor)
+        interpreter = options.interpreter or f"/usr/bin/env python{minor}"
+        _install_all(wheels, layout, interpreter, options.jobs)
+        compiled = ""
+        if options.compile_with:
+            compiled = compile_tree(options.compile_with, minor, layout.site_packages).version
+        dists = tuple(
+            ManifestDist(w.name, w.version, w.path.name, w.sha256)
+            for w in sorted(wheels, key=lambda w: w.name)
+        )
+        manifest = Manifest(
+            lock_digest=pins_digest(dists),
+            lock_input_digest=lock.input_digest,
+            profile_name=lock.target.profile_name,
+            profile_digest=lock.target.profile_digest,
+            python_version=lock.target.python_version,
+            dists=dists,
+            files=scan_tree(staging),
+            compiled_with=compiled,
+        )
+        write_manifest(staging, manifest)
+        _swap_in(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    kept = {(d.name, d.version) for d in manifest.dists}
+    removed = tuple(
+        f"{d.name} {d.version}"
+        for d in (previous.dists if previous else ())
+        if (d.name, d.version) not in kept
+    )
+    return InstallResult(target, TargetLayout(target, minor), wheels, removed, manifest)
+
+
+def _previous_manifest(target: Path) -> Manifest | None:
+    """The manifest of a tree we made before; refuse to replace anything else."""
+    if not target.exists():
+        return None
+    if not target.is_dir() or target.is_symlink():
+        raise InstallError(f"{target} exists and is not a folder")
+    manifest = read_manifest(target)
+    if manifest is None and any(target.iterdir()):
+        raise InstallError(
+            f"{target} is not empty and has no {MANIFEST_NAME}: not made by wheelhouse "
+            "install, so it is left alone (choose an empty or new folder)"
+        )
+    return manifest
+
+
+def _install_all(
+    wheels: tuple[PlannedWheel, ...], layout: TargetLayout, interpreter: str, jobs: int
+) -> None:
+    workers = jobs if jobs > 0 else min(16, os.cpu_count() or 1)
+    # the biggest first, so that the slowest wheel is not the last to start
+    ordered = sorted(wheels, key=lambda w: -w.size)
+    problems: list[WheelhouseError] = []
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(_install_one, w, layout, interpreter) for w in ordered]
+        for future in futures:
+            exc = future.exception()
+            if isinstance(exc, WheelhouseError):
+                problems.append(exc)
+            elif exc is not None:
+                raise exc
+    if problems:
+        text = "cannot install the lock; nothing was changed:\n" + "\n".join(
+            str(p) for p in sorted(problems, key=str)
+        )
+        if any(isinstance(p, IntegrityError) for p in problems):
+            raise IntegrityError(text)
+        raise InstallError(text)
+
+
+def _install_one(wheel: PlannedWheel, layout: TargetLayout, interpreter: str) -> None:
+    log.info("installing %s", wheel.label)
+    destination = SafeDestination(
+        scheme_dict=layout.scheme_dict(),
+        interpreter=interpreter,
+        script_kind="posix",
+        bytecode_optimization_levels=(),
+        confine_to=str(layout.root),
+        label=wheel.label,
+    )
+    try:
+        with zipfile.ZipFile(wheel.path) as zf:
+            source = CheckedWheel(zf, wheel.label)
+            source.check_names()
+            installer.install(source, destination, {"INSTALLER": f"{INSTALLER_NAME}\n".encode()})
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, InstallerError, ValueError) as exc:
+        raise IntegrityError(
+            f"{wheel.label}: {wheel.path.name} is not a sound wheel: {exc}"
+        ) from exc
+    except OSError as exc:
+        raise InstallError(f"{wheel.label}: cannot install: {exc}") from exc
+
+
+def _swap_in(staging: Path, target: Path) -> None:
+    """Put the staged tree in the target's place; on failure the old tree stays."""
+    if not target.exists():
+        os.rename(staging, target)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+    old.rmdir()
+    os.rename(target, old)
+    try:
+        os.rename(staging, target)
+    except BaseException:
+        os.rename(old, target)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
