@@ -118,6 +118,16 @@ class SafeDestination(SchemeDictionaryDestination):
         os.chmod(target, 0o755 if is_executable else 0o644)
         return RecordEntry(path, Hash(self.hash_algorithm, digest), size)
 
+    def write_file(
+        self,
+        scheme: Scheme,
+        path: str | os.PathLike[str],
+        stream: BinaryIO,
+        is_executable: bool,
+    ) -> RecordEntry:
+        # like pip: whatever the archive's modes say, a script is executable
+        return super().write_file(scheme, path, stream, is_executable or scheme == "scripts")
+
     def write_script(
         self, name: str, module: str, attr: str, section: ScriptSection
     ) -> RecordEntry:
