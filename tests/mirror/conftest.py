@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,4 +76,18 @@ def tree_state(root: Path) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
 
 
-Runner = Callable[..., int]
+def rewrite_member(wheel: Path, member: str, data: bytes) -> Path:
+    """Replace one member's bytes in a wheel, leaving its RECORD as it was."""
+    import zipfile
+
+    with zipfile.ZipFile(wheel) as zf:
+        items = [(i, zf.read(i)) for i in zf.infolist()]
+    with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as zf:
+        for info, content in items:
+            zf.writestr(info, data if info.filename == member else content)
+    return wheel
+
+
+def siblings(path: Path) -> list[str]:
+    """Names beside path (to see that no staging folder was left behind)."""
+    return sorted(p.name for p in path.parent.iterdir())
