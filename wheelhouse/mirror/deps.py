@@ -37,11 +37,16 @@ class DependencyProblem:
     extra: str = ""  # the extra of the requirer that brought the requirement in
 
     @property
-    def message(self) -> str:
-        via = f" (extra [{self.extra}])" if self.extra else ""
+    def unmet(self) -> str:
+        """What is wrong, without who needs it."""
+        via = f"with extra [{self.extra}] " if self.extra else ""
         if self.found is None:
-            return f"{self.requirer} requires {self.requirement}{via}, which is not installed"
-        return f"{self.requirer} requires {self.requirement}{via}, but {self.found} is installed"
+            return f"{via}requires {self.requirement}, which is not installed"
+        return f"{via}requires {self.requirement}, but {self.found} is installed"
+
+    @property
+    def message(self) -> str:
+        return f"{self.requirer} {self.unmet}"
 
 
 def check_requirements(dists: Sequence[DistRequires], target: Profile) -> list[DependencyProblem]:

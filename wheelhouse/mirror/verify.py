@@ -374,7 +374,7 @@ def _check_dependencies(
             )
         present[dist.name] = DistRequires(dist.name, dist.version, dist.requires_dist, "artifact")
     for problem in check_requirements(list(present.values()), target):
-        out.append(Finding("dependencies", "error", problem.requirer, problem.message))
+        out.append(Finding("dependencies", "error", problem.requirer, problem.unmet))
     return out
 
 
