@@ -7,18 +7,20 @@ the `installer` library and never writes outside the folder it was given.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import os
 import posixpath
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from installer.destinations import SchemeDictionaryDestination
 from installer.records import Hash, RecordEntry
 from installer.scripts import Script
-from installer.utils import Scheme, copyfileobj_with_hashing
+from installer.utils import Scheme
 
 from wheelhouse.errors import IntegrityError
 
@@ -78,6 +80,23 @@ def is_link_mode(mode: int) -> bool:
     return kind not in (0, stat.S_IFREG, stat.S_IFDIR)  # 0: zip tools that set no type
 
 
+@dataclass(frozen=True)
+class WrittenFile:
+    path: str  # relative to the tree's root
+    sha256: str
+    size: int
+    executable: bool
+
+
+def _agrees(expected: RecordEntry, data: bytes, sha256: Any) -> bool:
+    if expected.size is not None and expected.size != len(data):
+        return False
+    if expected.hash_ is not None and expected.hash_.name == "sha256":
+        b64 = base64.urlsafe_b64encode(sha256.digest()).rstrip(b"=").decode()
+        return bool(expected.hash_.value == b64)
+    return expected.validate(data)
+
+
 @dataclass
 class SafeDestination(SchemeDictionaryDestination):
     """installer's destination confined to one tree: no escapes, no clobbering, no byte-code.
@@ -88,35 +107,65 @@ class SafeDestination(SchemeDictionaryDestination):
 
     confine_to: str = ""
     label: str = ""  # "name version", for messages
+    written: list[WrittenFile] = field(default_factory=list)  # what this wheel put down
+    _made: set[str] = field(default_factory=set)  # folders known to exist
 
-    def _path_with_destdir(self, scheme: Scheme, path: str) -> Path:
+    def _target(self, scheme: Scheme, path: str) -> str:
         reason = unsafe_member_reason(path)
         if reason:
             raise IntegrityError(f"{self.label}: refusing {path!r}: {reason}")
-        base = Path(os.path.abspath(self.scheme_dict[scheme]))
-        target = Path(os.path.abspath(base / path))
-        root = Path(os.path.abspath(self.confine_to or base))
-        if not (target.is_relative_to(base) and target.is_relative_to(root)):
+        base = os.path.abspath(self.scheme_dict[scheme])
+        target = os.path.normpath(os.path.join(base, path))
+        root = os.path.abspath(self.confine_to or base)
+        if not (target.startswith(base + os.sep) and target.startswith(root + os.sep)):
             raise IntegrityError(f"{self.label}: refusing {path!r}: escapes the target folder")
         return target
+
+    def _path_with_destdir(self, scheme: Scheme, path: str) -> Path:
+        return Path(self._target(scheme, path))
 
     def write_to_fs(
         self, scheme: Scheme, path: str, stream: BinaryIO, is_executable: bool
     ) -> RecordEntry:
-        target = self._path_with_destdir(scheme, path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if target.parent.is_symlink():
-            raise IntegrityError(f"{self.label}: refusing {path!r}: parent is a link")
+        """Write one file, checking it against the wheel's RECORD row when one came with it.
+
+        The staging tree is fresh and only ever gets folders and regular files from here,
+        so no link can redirect a write.
+        """
+        target = self._target(scheme, path)
+        data = stream.read()
+        digest = hashlib.sha256(data)
+        expected = getattr(stream, "expected", None)
+        if isinstance(expected, RecordEntry) and not _agrees(expected, data, digest):
+            raise IntegrityError(
+                f"{self.label}: the wheel is not sound:\n  "
+                f"{expected.path} does not match its RECORD hash/size"
+            )
+        parent = os.path.dirname(target)
+        if parent not in self._made:
+            os.makedirs(parent, exist_ok=True)
+            self._made.add(parent)
+        mode = 0o755 if is_executable else 0o644
         try:
-            # "x": two wheels claiming one file is an error, never a silent overwrite
-            with open(target, "xb") as f:
-                digest, size = copyfileobj_with_hashing(stream, f, self.hash_algorithm)
+            # O_EXCL: two wheels claiming one file is an error, never a silent overwrite
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
         except FileExistsError as exc:
             raise IntegrityError(
                 f"{self.label}: {scheme}/{path} is already installed by another distribution"
             ) from exc
-        os.chmod(target, 0o755 if is_executable else 0o644)
-        return RecordEntry(path, Hash(self.hash_algorithm, digest), size)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fchmod(fd, mode)
+        finally:
+            os.close(fd)
+        root = os.path.abspath(self.confine_to)
+        self.written.append(
+            WrittenFile(target[len(root) + 1 :], digest.hexdigest(), len(data), is_executable)
+        )
+        b64 = base64.urlsafe_b64encode(digest.digest()).rstrip(b"=").decode()
+        return RecordEntry(path, Hash("sha256", b64), len(data))
 
     def write_file(
         self,
@@ -125,6 +174,18 @@ class SafeDestination(SchemeDictionaryDestination):
         stream: BinaryIO,
         is_executable: bool,
     ) -> RecordEntry:
+        if scheme == "scripts":
+            # the shebang is rewritten below, so check the bytes against RECORD first
+            expected = getattr(stream, "expected", None)
+            if isinstance(expected, RecordEntry):
+                data = stream.read()
+                if not _agrees(expected, data, hashlib.sha256(data)):
+                    raise IntegrityError(
+                        f"{self.label}: the wheel is not sound:\n  "
+                        f"{expected.path} does not match its RECORD hash/size"
+                    )
+                stream.seek(0)
+                stream.expected = None  # type: ignore[attr-defined]
         # like pip: whatever the archive's modes say, a script is executable
         return super().write_file(scheme, path, stream, is_executable or scheme == "scripts")
 

@@ -21,11 +21,17 @@ from installer.exceptions import InstallerError
 
 from wheelhouse.errors import InstallError, IntegrityError, WheelhouseError
 from wheelhouse.mirror.compile import compile_tree
-from wheelhouse.mirror.destination import INSTALLER_NAME, SafeDestination, TargetLayout
+from wheelhouse.mirror.destination import (
+    INSTALLER_NAME,
+    SafeDestination,
+    TargetLayout,
+    WrittenFile,
+)
 from wheelhouse.mirror.manifest import (
     MANIFEST_NAME,
     Manifest,
     ManifestDist,
+    ManifestFile,
     pins_digest,
     read_manifest,
     scan_tree,
@@ -72,10 +78,17 @@ def install_lock(
         os.chmod(staging, 0o755)
         layout = TargetLayout(staging, minor)
         interpreter = options.interpreter or f"/usr/bin/env python{minor}"
-        _install_all(wheels, layout, interpreter, options.jobs)
+        written = _install_all(wheels, layout, interpreter, options.jobs)
         compiled = ""
+        files = tuple(
+            sorted(
+                (ManifestFile(w.path, w.sha256, w.size, w.executable) for w in written),
+                key=lambda f: f.path,
+            )
+        )
         if options.compile_with:
             compiled = compile_tree(options.compile_with, minor, layout.site_packages).version
+            files = scan_tree(staging)  # byte-code added files
         dists = tuple(
             ManifestDist(w.name, w.version, w.path.name, w.sha256)
             for w in sorted(wheels, key=lambda w: w.name)
@@ -87,7 +100,7 @@ def install_lock(
             profile_digest=lock.target.profile_digest,
             python_version=lock.target.python_version,
             dists=dists,
-            files=scan_tree(staging),
+            files=files,
             compiled_with=compiled,
         )
         write_manifest(staging, manifest)
@@ -121,11 +134,12 @@ def _previous_manifest(target: Path) -> Manifest | None:
 
 def _install_all(
     wheels: tuple[PlannedWheel, ...], layout: TargetLayout, interpreter: str, jobs: int
-) -> None:
+) -> list[WrittenFile]:
     workers = jobs if jobs > 0 else min(16, os.cpu_count() or 1)
     # the biggest first, so that the slowest wheel is not the last to start
     ordered = sorted(wheels, key=lambda w: -w.size)
     problems: list[WheelhouseError] = []
+    written: list[WrittenFile] = []
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = [pool.submit(_install_one, w, layout, interpreter) for w in ordered]
         for future in futures:
@@ -134,6 +148,8 @@ def _install_all(
                 problems.append(exc)
             elif exc is not None:
                 raise exc
+            else:
+                written += future.result()
     if problems:
         text = "cannot install the lock; nothing was changed:\n" + "\n".join(
             str(p) for p in sorted(problems, key=str)
@@ -141,9 +157,10 @@ def _install_all(
         if any(isinstance(p, IntegrityError) for p in problems):
             raise IntegrityError(text)
         raise InstallError(text)
+    return written
 
 
-def _install_one(wheel: PlannedWheel, layout: TargetLayout, interpreter: str) -> None:
+def _install_one(wheel: PlannedWheel, layout: TargetLayout, interpreter: str) -> list[WrittenFile]:
     log.info("installing %s", wheel.label)
     destination = SafeDestination(
         scheme_dict=layout.scheme_dict(),
@@ -164,6 +181,7 @@ def _install_one(wheel: PlannedWheel, layout: TargetLayout, interpreter: str) ->
         ) from exc
     except OSError as exc:
         raise InstallError(f"{wheel.label}: cannot install: {exc}") from exc
+    return destination.written
 
 
 def _swap_in(staging: Path, target: Path) -> None:

@@ -1,8 +1,9 @@
 """A wheel read for installing: every member checked against the wheel's own RECORD.
 
 Names are checked before anything is written (no escapes, no links, nothing unrecorded);
-each file's bytes are checked against RECORD before they are handed to the destination,
-so a tampered member never reaches the target.
+each member travels with its RECORD row, and the destination checks the bytes against it
+while hashing them for the new RECORD (one hash per file). A mismatch fails the install,
+and the staging tree it was written into is thrown away.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import io
 import zipfile
 from collections.abc import Iterator
-from typing import BinaryIO
 
 from installer.records import InvalidRecordEntry, RecordEntry, parse_record_file
 from installer.sources import WheelContentElement, WheelFile
@@ -78,19 +78,20 @@ class CheckedWheel(WheelFile):
         for info in self._zipfile.infolist():
             if info.filename.endswith("/"):
                 continue
-            data = self._zipfile.read(info)
             entry = self._records.get(info.filename)
-            if entry is None:  # RECORD itself or a signature file: not installed as-is
-                row = (info.filename, "", "")
-            else:
-                if not entry.validate(data):
-                    raise IntegrityError(
-                        self._message([f"{info.filename} does not match its RECORD hash/size"])
-                    )
-                row = entry.to_row()
+            # RECORD itself and signature files have no row: installer skips RECORD
+            row = entry.to_row() if entry is not None else (info.filename, "", "")
             mode = info.external_attr >> 16
-            stream: BinaryIO = io.BytesIO(data)
-            yield row, stream, bool(mode & 0o111)
+            # the destination checks the bytes against `expected` as it writes them
+            yield row, _Member(self._zipfile.read(info), entry), bool(mode & 0o111)
 
     def _message(self, issues: list[str]) -> str:
         return f"{self.label}: the wheel is not sound:\n  " + "\n  ".join(issues)
+
+
+class _Member(io.BytesIO):
+    """A member's bytes with the RECORD row they must match."""
+
+    def __init__(self, data: bytes, expected: RecordEntry | None) -> None:
+        super().__init__(data)
+        self.expected = expected
