@@ -108,6 +108,7 @@ class SafeDestination(SchemeDictionaryDestination):
     confine_to: str = ""
     label: str = ""  # "name version", for messages
     written: list[WrittenFile] = field(default_factory=list)  # what this wheel put down
+    umask: int = 0o022  # the process's, read once by the caller (reading it is not atomic)
     _made: set[str] = field(default_factory=set)  # folders known to exist
 
     def _target(self, scheme: Scheme, path: str) -> str:
@@ -157,7 +158,8 @@ class SafeDestination(SchemeDictionaryDestination):
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view) :]
-            os.fchmod(fd, mode)
+            if mode & self.umask:  # open() applied the umask: set the mode we promised
+                os.fchmod(fd, mode)
         finally:
             os.close(fd)
         root = os.path.abspath(self.confine_to)

@@ -78,7 +78,9 @@ def install_lock(
         os.chmod(staging, 0o755)
         layout = TargetLayout(staging, minor)
         interpreter = options.interpreter or f"/usr/bin/env python{minor}"
-        written = _install_all(wheels, layout, interpreter, options.jobs)
+        umask = os.umask(0o022)
+        os.umask(umask)
+        written = _install_all(wheels, layout, interpreter, options.jobs, umask)
         compiled = ""
         files = tuple(
             sorted(
@@ -133,7 +135,11 @@ def _previous_manifest(target: Path) -> Manifest | None:
 
 
 def _install_all(
-    wheels: tuple[PlannedWheel, ...], layout: TargetLayout, interpreter: str, jobs: int
+    wheels: tuple[PlannedWheel, ...],
+    layout: TargetLayout,
+    interpreter: str,
+    jobs: int,
+    umask: int,
 ) -> list[WrittenFile]:
     workers = jobs if jobs > 0 else min(16, os.cpu_count() or 1)
     # the biggest first, so that the slowest wheel is not the last to start
@@ -141,7 +147,7 @@ def _install_all(
     problems: list[WheelhouseError] = []
     written: list[WrittenFile] = []
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(_install_one, w, layout, interpreter) for w in ordered]
+        futures = [pool.submit(_install_one, w, layout, interpreter, umask) for w in ordered]
         for future in futures:
             exc = future.exception()
             if isinstance(exc, WheelhouseError):
@@ -160,7 +166,9 @@ def _install_all(
     return written
 
 
-def _install_one(wheel: PlannedWheel, layout: TargetLayout, interpreter: str) -> list[WrittenFile]:
+def _install_one(
+    wheel: PlannedWheel, layout: TargetLayout, interpreter: str, umask: int = 0o022
+) -> list[WrittenFile]:
     log.info("installing %s", wheel.label)
     destination = SafeDestination(
         scheme_dict=layout.scheme_dict(),
@@ -169,6 +177,7 @@ def _install_one(wheel: PlannedWheel, layout: TargetLayout, interpreter: str) ->
         bytecode_optimization_levels=(),
         confine_to=str(layout.root),
         label=wheel.label,
+        umask=umask,
     )
     try:
         with zipfile.ZipFile(wheel.path) as zf:
