@@ -8,11 +8,12 @@ either exactly the old tree or exactly the lock.
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import shutil
 import tempfile
 import zipfile
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -146,7 +147,7 @@ def _install_all(
     ordered = sorted(wheels, key=lambda w: -w.size)
     problems: list[WheelhouseError] = []
     written: list[WrittenFile] = []
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    with _pool(workers, len(wheels)) as pool:
         futures = [pool.submit(_install_one, w, layout, interpreter, umask) for w in ordered]
         for future in futures:
             exc = future.exception()
@@ -164,6 +165,13 @@ def _install_all(
             raise IntegrityError(text)
         raise InstallError(text)
     return written
+
+
+def _pool(workers: int, count: int) -> Executor:
+    """Processes where fork is cheap: unpacking is CPU-bound and threads share one GIL."""
+    if workers > 1 and count > 1 and "fork" in multiprocessing.get_all_start_methods():
+        return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+    return ThreadPoolExecutor(max_workers=workers)
 
 
 def _install_one(
