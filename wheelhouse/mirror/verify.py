@@ -82,7 +82,7 @@ class VerifyReport:
 
 
 @dataclass(frozen=True)
-class InstalledDist:
+class TreeDist:
     """What one .dist-info folder of the tree says."""
 
     name: NormalizedName
@@ -183,7 +183,7 @@ def _check_manifest(root: Path, files: Sequence[ManifestFile], lock: Lock) -> li
     return out
 
 
-def _read_dists(site: Path) -> list[InstalledDist]:
+def _read_dists(site: Path) -> list[TreeDist]:
     out = []
     for info in sorted(site.glob("*.dist-info")):
         meta = _headers(info / "METADATA")
@@ -199,7 +199,7 @@ def _read_dists(site: Path) -> list[InstalledDist]:
         name = meta.get("Name") or info.name[: -len(".dist-info")].rsplit("-", 1)[0]
         version = meta.get("Version") or info.name[: -len(".dist-info")].rsplit("-", 1)[-1]
         out.append(
-            InstalledDist(
+            TreeDist(
                 name=canonicalize_name(name),
                 version=version,
                 dist_info=info.name,
@@ -224,7 +224,7 @@ def _record_hash(hexdigest: str) -> str:
 
 
 def _check_records(
-    layout: TargetLayout, files: Sequence[ManifestFile], dists: Sequence[InstalledDist]
+    layout: TargetLayout, files: Sequence[ManifestFile], dists: Sequence[TreeDist]
 ) -> list[Finding]:
     by_path = {f.path: f for f in files}
     recorded: set[str] = set()
@@ -290,7 +290,7 @@ def _same_version(a: str, b: str) -> bool:
         return a == b
 
 
-def _check_lock(dists: Sequence[InstalledDist], lock: Lock) -> list[Finding]:
+def _check_lock(dists: Sequence[TreeDist], lock: Lock) -> list[Finding]:
     out = []
     pins = {p.name: p for p in lock.to_install()}
     installed = {d.name: d for d in dists}
@@ -308,9 +308,7 @@ def _check_lock(dists: Sequence[InstalledDist], lock: Lock) -> list[Finding]:
     return out
 
 
-def _check_tags_and_python(
-    dists: Sequence[InstalledDist], lock: Lock, target: Profile
-) -> list[Finding]:
+def _check_tags_and_python(dists: Sequence[TreeDist], lock: Lock, target: Profile) -> list[Finding]:
     wanted = set(lock.target.tags)
     out = []
     for dist in dists:
@@ -338,7 +336,7 @@ def _check_tags_and_python(
 
 
 def _check_dependencies(
-    dists: Sequence[InstalledDist], lock: Lock, image: Profile | None, target: Profile
+    dists: Sequence[TreeDist], lock: Lock, image: Profile | None, target: Profile
 ) -> list[Finding]:
     out: list[Finding] = []
     present: dict[NormalizedName, DistRequires] = {}
@@ -379,7 +377,7 @@ def _check_dependencies(
 
 
 def _check_imports(
-    python: str, layout: TargetLayout, dists: Sequence[InstalledDist], lock: Lock
+    python: str, layout: TargetLayout, dists: Sequence[TreeDist], lock: Lock
 ) -> list[Finding]:
     modules = top_level_modules(row[0] for d in dists for row in d.record)
     run = import_modules(python, layout.site_packages, modules)
