@@ -25,6 +25,8 @@ def alpha(build: Path, version: str = "1.0", **kw: object) -> Path:
         f"alpha-{version}.data/scripts/alpha-tool": "#!python\nprint('tool')\n",
         f"alpha-{version}.data/data/share/alpha/readme.txt": "data file\n",
         f"alpha-{version}.data/headers/alpha.h": "/* header */\n",
+        f"alpha-{version}.data/purelib/alpha_extra.py": "EXTRA = 1\n",
+        f"alpha-{version}.data/platlib/alpha_native/__init__.py": "NATIVE = 1\n",
     }
     return make_wheel(
         build,
@@ -69,6 +71,8 @@ def test_layout_scripts_data_and_no_bytecode(good: tuple[Path, Path]) -> None:
     assert tool.stat().st_mode & stat.S_IXUSR
     assert (out / "share" / "alpha" / "readme.txt").read_text() == "data file\n"
     assert (out / "include" / "alpha.h").exists()
+    assert (site / "alpha_extra.py").read_text() == "EXTRA = 1\n"
+    assert (site / "alpha_native" / "__init__.py").exists()
     assert not [p for p in out.rglob("*") if p.suffix == ".pyc" or p.name == "__pycache__"]
     manifest = json.loads((out / ".wheelhouse-manifest.json").read_text())
     assert [d["name"] for d in manifest["dists"]] == ["alpha", "beta"]
@@ -154,6 +158,14 @@ def _bad_wheel(case: str, build: Path) -> Path:
     if case == "unrecorded":
         wheel = make_wheel(build, "gamma", "1.0", record=False)
         return wheel
+    if case == "script-name":
+        return make_wheel(
+            build, "gamma", "1.0", entry_points="[console_scripts]\n../../evil = gamma:main\n"
+        )
+    if case == "data-escape":
+        return make_wheel(
+            build, "gamma", "1.0", extra_entries={"gamma-1.0.data/data/../../../evil": b"x"}
+        )
     if case == "wrong-tags":
         return make_wheel(build, "gamma", "1.0", tag="cp39-cp39-manylinux_2_17_x86_64")
     raise AssertionError(case)
@@ -168,6 +180,8 @@ def _bad_wheel(case: str, build: Path) -> Path:
         ("bad-record", "does not match its RECORD"),
         ("unrecorded", "no readable RECORD"),
         ("wrong-tags", "does not fit the target's tags"),
+        ("script-name", "refusing script name '../../evil'"),
+        ("data-escape", "'..' in path"),
     ],
 )
 def test_refusals_leave_the_target_unchanged(
@@ -270,8 +284,10 @@ def test_compile_with_the_target_python(house: House, tmp_path: Path, python37: 
     assert install(lock, house, out, "--compile-with", python37) == 0
     pycs = sorted(p.relative_to(out / SITE).as_posix() for p in out.rglob("*.pyc"))
     assert pycs == [
+        "__pycache__/alpha_extra.cpython-37.pyc",
         "alpha/__pycache__/__init__.cpython-37.pyc",
         "alpha/__pycache__/util.cpython-37.pyc",
+        "alpha_native/__pycache__/__init__.cpython-37.pyc",
         "beta/__pycache__/__init__.cpython-37.pyc",
     ]
     manifest = json.loads((out / ".wheelhouse-manifest.json").read_text())

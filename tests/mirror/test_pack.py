@@ -125,3 +125,18 @@ def test_verify_refuses_an_artifact_with_traversal(
     err = capsys.readouterr().err
     assert "'..' in path" in err and "a link or special file" in err
     assert not (tmp_path.parent / "escaped.py").exists()
+
+
+@pytest.mark.py37
+def test_compiled_trees_pack_identically(
+    lock_path: Path, house: House, tmp_path: Path, python37: str
+) -> None:
+    artifacts = []
+    for name in ("one", "two"):
+        out = tmp_path / name
+        argv = ["install", str(lock_path), "--wheelhouse", str(house.root), "--target", str(out)]
+        assert main([*argv, "--compile-with", python37]) == 0
+        assert list(out.rglob("*.pyc"))
+        artifacts.append(tmp_path / f"{name}.tar.gz")
+        assert main(["pack", str(out), "-o", str(artifacts[-1])]) == 0
+    assert artifacts[0].read_bytes() == artifacts[1].read_bytes()

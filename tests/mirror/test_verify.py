@@ -210,3 +210,12 @@ def test_imports_every_top_level_module_under_python37(
     _code, report = _verify(out, lock, "--python", python37)
     errors = _errors(report)
     assert all("broken" in e or "manifest" in e for e in errors), errors
+
+
+def test_an_image_of_another_python_is_an_error(built: tuple[Path, Path], tmp_path: Path) -> None:
+    lock, out = built
+    profile = tmp_path / "py38.json"
+    profile.write_text(bare_profile("3.8.18", PLATFORM).to_json())
+    code, report = _verify(out, lock, "--image", str(profile))
+    assert code == 1
+    assert any("the image runs Python 3.8.18" in e for e in _errors(report))

@@ -7,10 +7,12 @@ either exactly the old tree or exactly the lock.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import multiprocessing
 import os
 import shutil
+import sys
 import tempfile
 import zipfile
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
@@ -206,6 +208,9 @@ def _swap_in(staging: Path, target: Path) -> None:
     if not target.exists():
         os.rename(staging, target)
         return
+    if _exchange(staging, target):  # one atomic step where the kernel offers it
+        shutil.rmtree(staging, ignore_errors=True)  # now the old tree
+        return
     old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
     old.rmdir()
     os.rename(target, old)
@@ -215,3 +220,17 @@ def _swap_in(staging: Path, target: Path) -> None:
         os.rename(old, target)
         raise
     shutil.rmtree(old, ignore_errors=True)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths with Linux's renameat2(RENAME_EXCHANGE); False where unavailable."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    done = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
+    return bool(done == 0)

@@ -341,6 +341,25 @@ def _check_dependencies(
     out: list[Finding] = []
     present: dict[NormalizedName, DistRequires] = {}
     if image is not None:
+        if image.python_minor != lock.target.python_minor:
+            out.append(
+                Finding(
+                    "dependencies",
+                    "error",
+                    image.name,
+                    f"the image runs Python {image.python_version}; the lock "
+                    f"targets {lock.target.python_version}",
+                )
+            )
+        elif image.digest() != lock.target.profile_digest:
+            out.append(
+                Finding(
+                    "dependencies",
+                    "info",
+                    image.name,
+                    f"not the profile the lock was made for ({lock.target.profile_name})",
+                )
+            )
         for d in image.installed:
             present[d.name] = DistRequires(d.name, d.version, d.requires_dist, "image")
         if not image.installed_requirements_known:
