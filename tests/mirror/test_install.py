@@ -303,3 +303,23 @@ def test_compile_with_refuses_another_python(
     assert install(lock, house, out, "--compile-with", sys.executable) == 2
     assert "the target is Python 3.7" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_an_sdist_only_pin_is_refused_with_a_reason(
+    house: House, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.wheelfactory import make_sdist
+
+    sdist = house.add(make_sdist(tmp_path / "b", "delta", "1.0"))
+    lock = lock_of([])
+    import hashlib
+
+    from wheelhouse.resolver.lockfile import LockedFile, Pin
+
+    locked = LockedFile(sdist.name, {"sha256": hashlib.sha256(sdist.read_bytes()).hexdigest()})
+    pin = Pin(name="delta", version="1.0", files=(locked,))  # type: ignore[arg-type]
+    lock_path = house.write_lock(type(lock)(lock.target, (pin,), "d"))
+    assert install(lock_path, house, tmp_path / "out") == 6
+    assert "delta 1.0: only delta-1.0.tar.gz is locked; install needs a wheel" in (
+        capsys.readouterr().err
+    )

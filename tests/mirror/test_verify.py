@@ -219,3 +219,20 @@ def test_an_image_of_another_python_is_an_error(built: tuple[Path, Path], tmp_pa
     code, report = _verify(out, lock, "--image", str(profile))
     assert code == 1
     assert any("the image runs Python 3.8.18" in e for e in _errors(report))
+
+
+def test_catches_wheel_tags_that_do_not_fit(house: House, tmp_path: Path) -> None:
+    wheel = make_wheel(
+        tmp_path / "b",
+        "gamma",
+        "1.0",
+        extra_entries={
+            "gamma-1.0.dist-info/WHEEL": b"Wheel-Version: 1.0\nRoot-Is-Purelib: true\n"
+            b"Tag: cp39-cp39-win_amd64\n"
+        },
+    )
+    out = tmp_path / "out"
+    lock = _install(house, [house.add(wheel)], out)
+    code, report = _verify(out, lock)
+    assert code == 1
+    assert _errors(report) == ["gamma 1.0: built for cp39-cp39-win_amd64: none fits the target"]

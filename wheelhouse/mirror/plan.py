@@ -44,7 +44,7 @@ def plan_install(lock: Lock, wheelhouse: Path) -> tuple[PlannedWheel, ...]:
     files = Path(wheelhouse) / FILES_DIR
     if not files.is_dir():
         raise InstallError(f"{wheelhouse} is not a wheelhouse (no {FILES_DIR}/ folder)")
-    listing = sorted(p.name for p in files.iterdir() if p.name.endswith(".whl"))
+    listing = sorted(p.name for p in files.iterdir() if p.is_file())
     planned: list[PlannedWheel] = []
     problems: list[str] = []
     integrity = False
@@ -74,10 +74,16 @@ def _plan_pin(pin: Pin, files: Path, listing: Sequence[str], tags: Sequence[str]
         candidates = [n for n in listing if _is_wheel_of(n, pin.name, pin.version)]
         if not candidates:
             raise InstallError(f"{label}: no wheel of it in {files}")
-    fitting = [n for n in candidates if wheel_fits(n, tags)]
+    wheels = [n for n in candidates if n.endswith(".whl")]
+    if not wheels:
+        raise InstallError(
+            f"{label}: only {', '.join(candidates)} is locked; install needs a wheel "
+            "(build one for the target and lock it)"
+        )
+    fitting = [n for n in wheels if wheel_fits(n, tags)]
     if not fitting:
         raise InstallError(
-            f"{label}: {', '.join(candidates)} does not fit the target's tags "
+            f"{label}: {', '.join(wheels)} does not fit the target's tags "
             f"(best: {tags[0] if tags else '?'})"
         )
     mismatched = []
