@@ -23,7 +23,7 @@ import installer
 from installer.exceptions import InstallerError
 
 from wheelhouse.errors import InstallError, IntegrityError, WheelhouseError
-from wheelhouse.mirror.compile import compile_tree
+from wheelhouse.mirror.compile import check_interpreter, compile_tree
 from wheelhouse.mirror.destination import (
     INSTALLER_NAME,
     SafeDestination,
@@ -72,9 +72,11 @@ def install_lock(
 ) -> InstallResult:
     """Make `target` hold exactly the lock's to-install distributions."""
     wheels = plan_install(lock, wheelhouse)
+    minor = lock.target.python_minor
+    if options.compile_with:
+        check_interpreter(options.compile_with, minor)  # before any work, not after
     target = Path(os.path.abspath(target))
     previous = _previous_manifest(target)
-    minor = lock.target.python_minor
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.staging-", dir=target.parent))
     try:
@@ -84,30 +86,17 @@ def install_lock(
         umask = os.umask(0o022)
         os.umask(umask)
         written = _install_all(wheels, layout, interpreter, options.jobs, umask)
-        compiled = ""
         files = tuple(
             sorted(
                 (ManifestFile(w.path, w.sha256, w.size, w.executable) for w in written),
                 key=lambda f: f.path,
             )
         )
+        compiled = ""
         if options.compile_with:
             compiled = compile_tree(options.compile_with, minor, layout.site_packages).version
-            files = scan_tree(staging)  # byte-code added files
-        dists = tuple(
-            ManifestDist(w.name, w.version, w.path.name, w.sha256)
-            for w in sorted(wheels, key=lambda w: w.name)
-        )
-        manifest = Manifest(
-            lock_digest=pins_digest(dists),
-            lock_input_digest=lock.input_digest,
-            profile_name=lock.target.profile_name,
-            profile_digest=lock.target.profile_digest,
-            python_version=lock.target.python_version,
-            dists=dists,
-            files=files,
-            compiled_with=compiled,
-        )
+            files = scan_tree(staging)  # with the byte-code
+        manifest = _manifest(lock, wheels, files, compiled)
         write_manifest(staging, manifest)
         _swap_in(staging, target)
     except BaseException:
@@ -120,6 +109,25 @@ def install_lock(
         if (d.name, d.version) not in kept
     )
     return InstallResult(target, TargetLayout(target, minor), wheels, removed, manifest)
+
+
+def _manifest(
+    lock: Lock, wheels: tuple[PlannedWheel, ...], files: tuple[ManifestFile, ...], compiled: str
+) -> Manifest:
+    dists = tuple(
+        ManifestDist(w.name, w.version, w.path.name, w.sha256)
+        for w in sorted(wheels, key=lambda w: w.name)
+    )
+    return Manifest(
+        lock_digest=pins_digest(dists),
+        lock_input_digest=lock.input_digest,
+        profile_name=lock.target.profile_name,
+        profile_digest=lock.target.profile_digest,
+        python_version=lock.target.python_version,
+        dists=dists,
+        files=files,
+        compiled_with=compiled,
+    )
 
 
 def _previous_manifest(target: Path) -> Manifest | None:
