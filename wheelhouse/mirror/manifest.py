@@ -124,14 +124,14 @@ def read_manifest(root: Path) -> Manifest | None:
         raise UsageError(f"{path} is not valid JSON: {exc}") from exc
 
 
-def compare_tree(manifest: Manifest, found: Sequence[ManifestFile]) -> list[str]:
-    """Differences between the manifest and a scan of the tree, one line each."""
+def compare_tree(manifest: Manifest, found: Sequence[ManifestFile]) -> list[tuple[str, str]]:
+    """Differences between the manifest and a scan of the tree: (path, what) pairs."""
     want = {f.path: f for f in manifest.files}
     have = {f.path: f for f in found}
-    problems = [f"{p}: missing (listed in the manifest)" for p in sorted(set(want) - set(have))]
-    problems += [f"{p}: not listed in the manifest" for p in sorted(set(have) - set(want))]
+    problems = [(p, "missing (listed in the manifest)") for p in sorted(set(want) - set(have))]
+    problems += [(p, "not listed in the manifest") for p in sorted(set(have) - set(want))]
     for path in sorted(set(want) & set(have)):
         w, h = want[path], have[path]
         if (w.sha256, w.size) != (h.sha256, h.size):
-            problems.append(f"{path}: content differs from the manifest")
+            problems.append((path, "content differs from the manifest"))
     return problems

@@ -48,7 +48,7 @@ def pack_tree(root: Path, output: Path, mtime: int | None = None) -> PackResult:
     if problems:
         raise IntegrityError(
             f"{root} no longer matches its manifest; refusing to pack it:\n  "
-            + "\n  ".join(problems)
+            + "\n  ".join(f"{path}: {what}" for path, what in problems)
         )
     when = source_date_epoch() if mtime is None else mtime
     entries = _entries(root)

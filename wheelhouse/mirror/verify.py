@@ -153,10 +153,7 @@ def _check_manifest(root: Path, files: Sequence[ManifestFile], lock: Lock) -> li
     manifest = read_manifest(root)
     if manifest is None:
         return [Finding("manifest", "error", MANIFEST_NAME, "missing: not made by install")]
-    out = [
-        Finding("manifest", "error", p.split(":", 1)[0], p.split(": ", 1)[1])
-        for p in compare_tree(manifest, files)
-    ]
+    out = [Finding("manifest", "error", path, what) for path, what in compare_tree(manifest, files)]
     if manifest.python_version != lock.target.python_version:
         out.append(
             Finding(
