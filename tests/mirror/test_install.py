@@ -323,3 +323,25 @@ def test_an_sdist_only_pin_is_refused_with_a_reason(
     assert "delta 1.0: only delta-1.0.tar.gz is locked; install needs a wheel" in (
         capsys.readouterr().err
     )
+
+
+def test_library_install_on_threads_reports_what_it_removed(house: House, tmp_path: Path) -> None:
+    from wheelhouse.mirror.install import InstallOptions, install_lock
+    from wheelhouse.resolver.lockfile import load_lock
+
+    build = tmp_path / "build"
+    wheels = [house.add(make_wheel(build, f"pkg{i}", "1.0")) for i in range(5)]
+    out = tmp_path / "out"
+    options = InstallOptions(jobs=3, processes=False)
+    first = install_lock(load_lock(house.write_lock(lock_of(wheels))), house.root, out, options)
+    assert [w.name for w in first.wheels] == [f"pkg{i}" for i in range(5)]
+    assert first.removed == ()
+    second = install_lock(
+        load_lock(house.write_lock(lock_of(wheels[1:]), "pylock.less.toml")),
+        house.root,
+        out,
+        options,
+    )
+    assert second.removed == ("pkg0 1.0",)
+    assert second.layout.site_packages == out / SITE
+    assert not (out / SITE / "pkg0").exists()

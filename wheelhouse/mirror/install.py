@@ -52,6 +52,9 @@ class InstallOptions:
     jobs: int = 0  # 0: one per CPU (at most 16)
     interpreter: str | None = None  # the scripts' shebang; default /usr/bin/env pythonX.Y
     compile_with: str | None = None  # the target's interpreter, to write byte-code
+    # Unpack in forked processes (CPU-bound work, one GIL); callers that run threads of
+    # their own, where fork is unsafe, set this to False for a thread pool.
+    processes: bool = True
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,7 @@ def install_lock(
         interpreter = options.interpreter or f"/usr/bin/env python{minor}"
         umask = os.umask(0o022)
         os.umask(umask)
-        written = _install_all(wheels, layout, interpreter, options.jobs, umask)
+        written = _install_all(wheels, layout, interpreter, options, umask)
         files = tuple(
             sorted(
                 (ManifestFile(w.path, w.sha256, w.size, w.executable) for w in written),
@@ -149,15 +152,15 @@ def _install_all(
     wheels: tuple[PlannedWheel, ...],
     layout: TargetLayout,
     interpreter: str,
-    jobs: int,
+    options: InstallOptions,
     umask: int,
 ) -> list[WrittenFile]:
-    workers = jobs if jobs > 0 else min(16, os.cpu_count() or 1)
+    workers = options.jobs if options.jobs > 0 else min(16, os.cpu_count() or 1)
     # the biggest first, so that the slowest wheel is not the last to start
     ordered = sorted(wheels, key=lambda w: -w.size)
     problems: list[WheelhouseError] = []
     written: list[WrittenFile] = []
-    with _pool(workers, len(wheels)) as pool:
+    with _pool(workers, len(wheels), options.processes) as pool:
         futures = [pool.submit(_install_one, w, layout, interpreter, umask) for w in ordered]
         for future in futures:
             exc = future.exception()
@@ -177,9 +180,10 @@ def _install_all(
     return written
 
 
-def _pool(workers: int, count: int) -> Executor:
+def _pool(workers: int, count: int, processes: bool) -> Executor:
     """Processes where fork is cheap: unpacking is CPU-bound and threads share one GIL."""
-    if workers > 1 and count > 1 and "fork" in multiprocessing.get_all_start_methods():
+    forkable = "fork" in multiprocessing.get_all_start_methods()
+    if processes and forkable and workers > 1 and count > 1:
         return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
     return ThreadPoolExecutor(max_workers=workers)
 
