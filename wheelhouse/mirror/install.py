@@ -137,7 +137,9 @@ def _previous_manifest(target: Path) -> Manifest | None:
     """The manifest of a tree we made before; refuse to replace anything else."""
     if not target.exists():
         return None
-    if not target.is_dir() or target.is_symlink():
+    if target.is_symlink():
+        raise InstallError(f"{target} is a link; give the real folder")
+    if not target.is_dir():
         raise InstallError(f"{target} exists and is not a folder")
     manifest = read_manifest(target)
     if manifest is None and any(target.iterdir()):
