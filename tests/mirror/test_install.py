@@ -345,3 +345,14 @@ def test_library_install_on_threads_reports_what_it_removed(house: House, tmp_pa
     assert second.removed == ("pkg0 1.0",)
     assert second.layout.site_packages == out / SITE
     assert not (out / SITE / "pkg0").exists()
+
+
+def test_a_member_bigger_than_its_record_is_refused_before_inflating(
+    house: House, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    wheel = make_wheel(tmp_path / "b", "gamma", "1.0")
+    rewrite_member(wheel, "gamma/__init__.py", b"#" * 10_000_000)
+    lock = house.write_lock(lock_of([house.add(wheel)]))
+    assert install(lock, house, tmp_path / "out") == 5
+    assert "gamma/__init__.py does not match its RECORD size" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

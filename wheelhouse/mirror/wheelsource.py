@@ -65,6 +65,9 @@ class CheckedWheel(WheelFile):
                 issues.append(f"{name} is not in RECORD")
             elif entry.hash_ is None or entry.size is None:
                 issues.append(f"{name} has no hash or size in RECORD")
+            elif entry.size != zf.getinfo(name).file_size:
+                # caught before inflating: a member can't be bigger than RECORD says
+                issues.append(f"{name} does not match its RECORD size")
         for name in sorted(set(self._records) - names):
             issues.append(f"{name} is in RECORD but not in the wheel")
         if issues:
