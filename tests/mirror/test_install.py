@@ -155,6 +155,10 @@ def _bad_wheel(case: str, build: Path) -> Path:
     if case == "bad-record":
         wheel = make_wheel(build, "gamma", "1.0")
         return rewrite_member(wheel, "gamma/__init__.py", b"import os; os.system('evil')\n")
+    if case == "same-size-edit":
+        wheel = make_wheel(build, "gamma", "1.0")
+        original = b"__version__ = '1.0'\n"
+        return rewrite_member(wheel, "gamma/__init__.py", original.replace(b"1.0", b"6.6"))
     if case == "unrecorded":
         wheel = make_wheel(build, "gamma", "1.0", record=False)
         return wheel
@@ -178,6 +182,7 @@ def _bad_wheel(case: str, build: Path) -> Path:
         ("absolute", "absolute path"),
         ("symlink", "a link or special file"),
         ("bad-record", "does not match its RECORD"),
+        ("same-size-edit", "gamma/__init__.py does not match its RECORD hash/size"),
         ("unrecorded", "no readable RECORD"),
         ("wrong-tags", "does not fit the target's tags"),
         ("script-name", "refusing script name '../../evil'"),
