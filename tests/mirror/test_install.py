@@ -159,6 +159,10 @@ def _bad_wheel(case: str, build: Path) -> Path:
         wheel = make_wheel(build, "gamma", "1.0")
         original = b"__version__ = '1.0'\n"
         return rewrite_member(wheel, "gamma/__init__.py", original.replace(b"1.0", b"6.6"))
+    if case == "script-edit":
+        files = {"gamma/__init__.py": "", "gamma-1.0.data/scripts/tool": "#!python\nprint(1)\n"}
+        wheel = make_wheel(build, "gamma", "1.0", files=files)
+        return rewrite_member(wheel, "gamma-1.0.data/scripts/tool", b"#!python\nprint(6)\n")
     if case == "unrecorded":
         wheel = make_wheel(build, "gamma", "1.0", record=False)
         return wheel
@@ -183,6 +187,7 @@ def _bad_wheel(case: str, build: Path) -> Path:
         ("symlink", "a link or special file"),
         ("bad-record", "does not match its RECORD"),
         ("same-size-edit", "gamma/__init__.py does not match its RECORD hash/size"),
+        ("script-edit", "gamma-1.0.data/scripts/tool does not match its RECORD hash/size"),
         ("unrecorded", "no readable RECORD"),
         ("wrong-tags", "does not fit the target's tags"),
         ("script-name", "refusing script name '../../evil'"),
