@@ -49,6 +49,7 @@ def make_wheel(
     entry_points: str | None = None,
     record: bool = True,
     extra_entries: Mapping[str, bytes] | None = None,
+    modes: Mapping[str, int] | None = None,
 ) -> Path:
     """Build a real wheel; by default it holds `<name>/__init__.py` setting __version__."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -76,7 +77,7 @@ def make_wheel(
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
         for rel in sorted(contents):
             zi = zipfile.ZipInfo(rel, date_time=(2020, 1, 1, 0, 0, 0))
-            zi.external_attr = 0o644 << 16
+            zi.external_attr = (modes or {}).get(rel, 0o644) << 16
             zf.writestr(zi, contents[rel])
     return path
 

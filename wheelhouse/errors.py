@@ -31,3 +31,9 @@ class IntegrityError(WheelhouseError):
     """Bytes do not match the hash, RECORD or lock that vouches for them."""
 
     exit_code = 5
+
+
+class InstallError(WheelhouseError):
+    """A locked distribution cannot be installed into the target; the target is unchanged."""
+
+    exit_code = 6

@@ -21,6 +21,9 @@ from wheelhouse.errors import WheelhouseError
 COMMAND_MODULES = [
     "snapshot",
     "lock",
+    "install",
+    "pack",
+    "verify",
     "image-env",
     "run",
 ]

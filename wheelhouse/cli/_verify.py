@@ -1,0 +1,40 @@
+"""`wheelhouse verify OUT|ARTIFACT --lock LOCK`: prove the artifact fits the lock and image."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "verify",
+        help="check an installed folder or artifact against its lock and the image",
+        description="Check every file against RECORD and the manifest, every distribution "
+        "against the lock and the target's tags, and every Requires-Dist of the image plus "
+        "the artifact for the target's markers. With --python, import every top-level "
+        "module under that interpreter. Exits non-zero when anything fails.",
+    )
+    p.add_argument("artifact", type=Path, help="a folder made by install, or a packed .tar.gz")
+    p.add_argument("--lock", type=Path, required=True, help="requirements.lock or pylock.toml")
+    p.add_argument("--image", help="the image's profile (JSON path or built-in name)")
+    p.add_argument("--python", help="the target's interpreter, to import every module")
+    p.add_argument("--json", action="store_true", help="the report as JSON (for CI)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from wheelhouse.mirror.verify import render_text, verify
+    from wheelhouse.resolver.lockfile import load_lock
+    from wheelhouse.resolver.profile import load_profile
+
+    lock = load_lock(args.lock)
+    image = load_profile(args.image) if args.image else None
+    report = verify(args.artifact, lock, image, args.python)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        print(render_text(report), end="")
+    return 0 if report.ok else 1

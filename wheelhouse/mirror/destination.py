@@ -1,0 +1,204 @@
+"""Where an installed wheel's files go under a target folder, and refusing to go anywhere else.
+
+The layout is the one the image expects of `AZUREML_EXTRA_PYTHON_LIB_PATH`:
+``OUT/lib/pythonX.Y/site-packages`` with scripts in ``OUT/bin``. The destination plugs into
+the `installer` library and never writes outside the folder it was given.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import os
+import posixpath
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from installer.destinations import SchemeDictionaryDestination
+from installer.records import Hash, RecordEntry
+from installer.scripts import Script
+from installer.utils import Scheme
+
+from wheelhouse.errors import IntegrityError
+
+if TYPE_CHECKING:
+    from installer.scripts import ScriptSection
+
+INSTALLER_NAME = "wheelhouse"
+
+
+@dataclass(frozen=True)
+class TargetLayout:
+    """The folders of one target tree, for one Python minor version."""
+
+    root: Path
+    python_minor: str  # "3.7"
+
+    @property
+    def site_packages(self) -> Path:
+        return self.root / "lib" / f"python{self.python_minor}" / "site-packages"
+
+    @property
+    def site_packages_rel(self) -> str:
+        return f"lib/python{self.python_minor}/site-packages"
+
+    @property
+    def scripts(self) -> Path:
+        return self.root / "bin"
+
+    def scheme_dict(self) -> dict[str, str]:
+        """installer's schemes mapped into the tree: .data/<scheme>/ lands here too."""
+        site = str(self.site_packages)
+        return {
+            "purelib": site,
+            "platlib": site,
+            "scripts": str(self.scripts),
+            "headers": str(self.root / "include"),
+            "data": str(self.root),
+        }
+
+
+def unsafe_member_reason(name: str) -> str | None:
+    """Why an archive member name could escape the folder it is unpacked into (None: safe)."""
+    if not name or "\x00" in name:
+        return "empty or NUL in name"
+    if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
+        return "absolute path"
+    if "\\" in name:
+        return "backslash in path"
+    if ".." in name.split("/"):
+        return "'..' in path"
+    return None
+
+
+def is_link_mode(mode: int) -> bool:
+    """True for symbolic links, devices, FIFOs: anything a plain file tree must not hold."""
+    kind = stat.S_IFMT(mode)
+    return kind not in (0, stat.S_IFREG, stat.S_IFDIR)  # 0: zip tools that set no type
+
+
+@dataclass(frozen=True)
+class WrittenFile:
+    path: str  # relative to the tree's root
+    sha256: str
+    size: int
+    executable: bool
+
+
+def _agrees(expected: RecordEntry, data: bytes, sha256: Any) -> bool:
+    if expected.size is not None and expected.size != len(data):
+        return False
+    if expected.hash_ is not None and expected.hash_.name == "sha256":
+        b64 = base64.urlsafe_b64encode(sha256.digest()).rstrip(b"=").decode()
+        return bool(expected.hash_.value == b64)
+    return expected.validate(data)
+
+
+@dataclass
+class SafeDestination(SchemeDictionaryDestination):
+    """installer's destination confined to one tree: no escapes, no clobbering, no byte-code.
+
+    `interpreter` is the target's (e.g. ``/usr/bin/env python3.7``); it is written verbatim
+    after ``#!`` in generated scripts, so a command with arguments works too.
+    """
+
+    confine_to: str = ""
+    label: str = ""  # "name version", for messages
+    written: list[WrittenFile] = field(default_factory=list)  # what this wheel put down
+    umask: int = 0o022  # the process's, read once by the caller (reading it is not atomic)
+    _made: set[str] = field(default_factory=set)  # folders known to exist
+
+    def _target(self, scheme: Scheme, path: str) -> str:
+        reason = unsafe_member_reason(path)
+        if reason:
+            raise IntegrityError(f"{self.label}: refusing {path!r}: {reason}")
+        base = os.path.abspath(self.scheme_dict[scheme])
+        target = os.path.normpath(os.path.join(base, path))
+        root = os.path.abspath(self.confine_to or base)
+        if not (target.startswith(base + os.sep) and target.startswith(root + os.sep)):
+            raise IntegrityError(f"{self.label}: refusing {path!r}: escapes the target folder")
+        return target
+
+    def _path_with_destdir(self, scheme: Scheme, path: str) -> Path:
+        return Path(self._target(scheme, path))
+
+    def write_to_fs(
+        self, scheme: Scheme, path: str, stream: BinaryIO, is_executable: bool
+    ) -> RecordEntry:
+        """Write one file, checking it against the wheel's RECORD row when one came with it.
+
+        The staging tree is fresh and only ever gets folders and regular files from here,
+        so no link can redirect a write.
+        """
+        target = self._target(scheme, path)
+        data = stream.read()
+        digest = hashlib.sha256(data)
+        expected = getattr(stream, "expected", None)
+        if isinstance(expected, RecordEntry) and not _agrees(expected, data, digest):
+            raise IntegrityError(
+                f"{self.label}: the wheel is not sound:\n  "
+                f"{expected.path} does not match its RECORD hash/size"
+            )
+        parent = os.path.dirname(target)
+        if parent not in self._made:
+            os.makedirs(parent, exist_ok=True)
+            self._made.add(parent)
+        mode = 0o755 if is_executable else 0o644
+        try:
+            # O_EXCL: two wheels claiming one file is an error, never a silent overwrite
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        except FileExistsError as exc:
+            raise IntegrityError(
+                f"{self.label}: {scheme}/{path} is already installed by another distribution"
+            ) from exc
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            if mode & self.umask:  # open() applied the umask: set the mode we promised
+                os.fchmod(fd, mode)
+        finally:
+            os.close(fd)
+        root = os.path.abspath(self.confine_to)
+        self.written.append(
+            WrittenFile(target[len(root) + 1 :], digest.hexdigest(), len(data), is_executable)
+        )
+        b64 = base64.urlsafe_b64encode(digest.digest()).rstrip(b"=").decode()
+        return RecordEntry(path, Hash("sha256", b64), len(data))
+
+    def write_file(
+        self,
+        scheme: Scheme,
+        path: str | os.PathLike[str],
+        stream: BinaryIO,
+        is_executable: bool,
+    ) -> RecordEntry:
+        if scheme == "scripts":
+            # the shebang is rewritten below, so check the bytes against RECORD first
+            expected = getattr(stream, "expected", None)
+            if isinstance(expected, RecordEntry):
+                data = stream.read()
+                if not _agrees(expected, data, hashlib.sha256(data)):
+                    raise IntegrityError(
+                        f"{self.label}: the wheel is not sound:\n  "
+                        f"{expected.path} does not match its RECORD hash/size"
+                    )
+                stream.seek(0)
+                stream.expected = None  # type: ignore[attr-defined]
+        # like pip: whatever the archive's modes say, a script is executable
+        return super().write_file(scheme, path, stream, is_executable or scheme == "scripts")
+
+    def write_script(
+        self, name: str, module: str, attr: str, section: ScriptSection
+    ) -> RecordEntry:
+        if posixpath.basename(name) != name or name in (".", ".."):
+            raise IntegrityError(f"{self.label}: refusing script name {name!r}")
+        # generate with a placeholder interpreter, then put the target's own shebang first
+        _, data = Script(name, module, attr, section).generate("python", "posix")
+        body = data.split(b"\n", 1)[1]
+        content = f"#!{self.interpreter}\n".encode() + body
+        with io.BytesIO(content) as stream:
+            return self.write_to_fs(Scheme("scripts"), name, stream, is_executable=True)

@@ -1,0 +1,250 @@
+"""Install a lock's wheels from a wheelhouse into a target folder, all or nothing.
+
+Offline by construction: the only inputs are the lock and the wheelhouse's files. Everything
+is built in a staging folder beside the target and swapped in at the end, so the target is
+either exactly the old tree or exactly the lock.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import multiprocessing
+import os
+import shutil
+import sys
+import tempfile
+import zipfile
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import installer
+from installer.exceptions import InstallerError
+
+from wheelhouse.errors import InstallError, IntegrityError, WheelhouseError
+from wheelhouse.mirror.compile import check_interpreter, compile_tree
+from wheelhouse.mirror.destination import (
+    INSTALLER_NAME,
+    SafeDestination,
+    TargetLayout,
+    WrittenFile,
+)
+from wheelhouse.mirror.manifest import (
+    MANIFEST_NAME,
+    Manifest,
+    ManifestDist,
+    ManifestFile,
+    pins_digest,
+    read_manifest,
+    scan_tree,
+    write_manifest,
+)
+from wheelhouse.mirror.plan import PlannedWheel, plan_install
+from wheelhouse.mirror.wheelsource import CheckedWheel
+from wheelhouse.resolver.lockfile import Lock
+
+log = logging.getLogger("wheelhouse")
+
+
+@dataclass(frozen=True)
+class InstallOptions:
+    jobs: int = 0  # 0: one per CPU (at most 16)
+    interpreter: str | None = None  # the scripts' shebang; default /usr/bin/env pythonX.Y
+    compile_with: str | None = None  # the target's interpreter, to write byte-code
+    # Unpack in forked processes (CPU-bound work, one GIL); callers that run threads of
+    # their own, where fork is unsafe, set this to False for a thread pool.
+    processes: bool = True
+
+
+@dataclass(frozen=True)
+class InstallResult:
+    target: Path
+    layout: TargetLayout
+    wheels: tuple[PlannedWheel, ...]
+    removed: tuple[str, ...]  # "name version" of distributions the lock no longer has
+    manifest: Manifest
+
+    @property
+    def wheel_bytes(self) -> int:
+        return sum(w.size for w in self.wheels)
+
+
+def install_lock(
+    lock: Lock, wheelhouse: Path, target: Path, options: InstallOptions = InstallOptions()
+) -> InstallResult:
+    """Make `target` hold exactly the lock's to-install distributions."""
+    wheels = plan_install(lock, wheelhouse)
+    minor = lock.target.python_minor
+    if options.compile_with:
+        check_interpreter(options.compile_with, minor)  # before any work, not after
+    target = Path(os.path.abspath(target))
+    previous = _previous_manifest(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.staging-", dir=target.parent))
+    try:
+        os.chmod(staging, 0o755)
+        layout = TargetLayout(staging, minor)
+        interpreter = options.interpreter or f"/usr/bin/env python{minor}"
+        umask = os.umask(0o022)
+        os.umask(umask)
+        written = _install_all(wheels, layout, interpreter, options, umask)
+        files = tuple(
+            sorted(
+                (ManifestFile(w.path, w.sha256, w.size, w.executable) for w in written),
+                key=lambda f: f.path,
+            )
+        )
+        compiled = ""
+        if options.compile_with:
+            compiled = compile_tree(options.compile_with, minor, layout.site_packages).version
+            files = scan_tree(staging)  # with the byte-code
+        manifest = _manifest(lock, wheels, files, compiled)
+        write_manifest(staging, manifest)
+        _swap_in(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    kept = {(d.name, d.version) for d in manifest.dists}
+    removed = tuple(
+        f"{d.name} {d.version}"
+        for d in (previous.dists if previous else ())
+        if (d.name, d.version) not in kept
+    )
+    return InstallResult(target, TargetLayout(target, minor), wheels, removed, manifest)
+
+
+def _manifest(
+    lock: Lock, wheels: tuple[PlannedWheel, ...], files: tuple[ManifestFile, ...], compiled: str
+) -> Manifest:
+    dists = tuple(
+        ManifestDist(w.name, w.version, w.path.name, w.sha256)
+        for w in sorted(wheels, key=lambda w: w.name)
+    )
+    return Manifest(
+        lock_digest=pins_digest(dists),
+        lock_input_digest=lock.input_digest,
+        profile_name=lock.target.profile_name,
+        profile_digest=lock.target.profile_digest,
+        python_version=lock.target.python_version,
+        dists=dists,
+        files=files,
+        compiled_with=compiled,
+    )
+
+
+def _previous_manifest(target: Path) -> Manifest | None:
+    """The manifest of a tree we made before; refuse to replace anything else."""
+    if not target.exists():
+        return None
+    if target.is_symlink():
+        raise InstallError(f"{target} is a link; give the real folder")
+    if not target.is_dir():
+        raise InstallError(f"{target} exists and is not a folder")
+    manifest = read_manifest(target)
+    if manifest is None and any(target.iterdir()):
+        raise InstallError(
+            f"{target} is not empty and has no {MANIFEST_NAME}: not made by wheelhouse "
+            "install, so it is left alone (choose an empty or new folder)"
+        )
+    return manifest
+
+
+def _install_all(
+    wheels: tuple[PlannedWheel, ...],
+    layout: TargetLayout,
+    interpreter: str,
+    options: InstallOptions,
+    umask: int,
+) -> list[WrittenFile]:
+    workers = options.jobs if options.jobs > 0 else min(16, os.cpu_count() or 1)
+    # the biggest first, so that the slowest wheel is not the last to start
+    ordered = sorted(wheels, key=lambda w: -w.size)
+    problems: list[WheelhouseError] = []
+    written: list[WrittenFile] = []
+    with _pool(workers, len(wheels), options.processes) as pool:
+        futures = [pool.submit(_install_one, w, layout, interpreter, umask) for w in ordered]
+        for future in futures:
+            exc = future.exception()
+            if isinstance(exc, WheelhouseError):
+                problems.append(exc)
+            elif exc is not None:
+                raise exc
+            else:
+                written += future.result()
+    if problems:
+        text = "cannot install the lock; nothing was changed:\n" + "\n".join(
+            str(p) for p in sorted(problems, key=str)
+        )
+        if any(isinstance(p, IntegrityError) for p in problems):
+            raise IntegrityError(text)
+        raise InstallError(text)
+    return written
+
+
+def _pool(workers: int, count: int, processes: bool) -> Executor:
+    """Processes where fork is cheap: unpacking is CPU-bound and threads share one GIL."""
+    forkable = "fork" in multiprocessing.get_all_start_methods()
+    if processes and forkable and workers > 1 and count > 1:
+        return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+    return ThreadPoolExecutor(max_workers=workers)
+
+
+def _install_one(
+    wheel: PlannedWheel, layout: TargetLayout, interpreter: str, umask: int = 0o022
+) -> list[WrittenFile]:
+    log.info("installing %s", wheel.label)
+    destination = SafeDestination(
+        scheme_dict=layout.scheme_dict(),
+        interpreter=interpreter,
+        script_kind="posix",
+        bytecode_optimization_levels=(),
+        confine_to=str(layout.root),
+        label=wheel.label,
+        umask=umask,
+    )
+    try:
+        with zipfile.ZipFile(wheel.path) as zf:
+            source = CheckedWheel(zf, wheel.label)
+            source.check_names()
+            installer.install(source, destination, {"INSTALLER": f"{INSTALLER_NAME}\n".encode()})
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, InstallerError, ValueError) as exc:
+        raise IntegrityError(
+            f"{wheel.label}: {wheel.path.name} is not a sound wheel: {exc}"
+        ) from exc
+    except OSError as exc:
+        raise InstallError(f"{wheel.label}: cannot install: {exc}") from exc
+    return destination.written
+
+
+def _swap_in(staging: Path, target: Path) -> None:
+    """Put the staged tree in the target's place; on failure the old tree stays."""
+    if not target.exists():
+        os.rename(staging, target)
+        return
+    if _exchange(staging, target):  # one atomic step where the kernel offers it
+        shutil.rmtree(staging, ignore_errors=True)  # now the old tree
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+    old.rmdir()
+    os.rename(target, old)
+    try:
+        os.rename(staging, target)
+    except BaseException:
+        os.rename(old, target)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths with Linux's renameat2(RENAME_EXCHANGE); False where unavailable."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    done = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
+    return bool(done == 0)
