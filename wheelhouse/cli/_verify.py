@@ -19,7 +19,11 @@ def register(sub: Any) -> None:
     )
     p.add_argument("artifact", type=Path, help="a folder made by install, or a packed .tar.gz")
     p.add_argument("--lock", type=Path, required=True, help="requirements.lock or pylock.toml")
-    p.add_argument("--image", help="the image's profile (JSON path or built-in name)")
+    p.add_argument(
+        "--image",
+        help="the image's profile (JSON path or built-in name; default: "
+        "the built-in profile the lock was made for, when it is one)",
+    )
     p.add_argument("--python", help="the target's interpreter, to import every module")
     p.add_argument("--json", action="store_true", help="the report as JSON (for CI)")
     p.set_defaults(func=run)
@@ -28,10 +32,14 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from wheelhouse.mirror.verify import render_text, verify
     from wheelhouse.resolver.lockfile import load_lock
-    from wheelhouse.resolver.profile import load_profile
+    from wheelhouse.resolver.profile import builtin_profile_matching, load_profile
 
     lock = load_lock(args.lock)
-    image = load_profile(args.image) if args.image else None
+    image = (
+        load_profile(args.image)
+        if args.image
+        else builtin_profile_matching(lock.target.profile_name, lock.target.profile_digest)
+    )
     report = verify(args.artifact, lock, image, args.python)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))

@@ -388,3 +388,11 @@ def load_profile(spec: str | Path | None) -> Profile:
     except json.JSONDecodeError as exc:
         raise UsageError(f"profile {spec} is not valid JSON: {exc}") from exc
     return Profile.from_dict(data)
+
+
+def builtin_profile_matching(name: str, digest: str) -> Profile | None:
+    """The built-in profile a lock was made for, if it is one and has not changed since."""
+    if name not in builtin_profiles():
+        return None
+    profile = load_profile(name)
+    return profile if profile.digest() == digest else None
