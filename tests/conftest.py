@@ -19,7 +19,11 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPath
     """Tests never see this machine's pip configuration, netrc or cache."""
     for name in list(os.environ):
         if name.startswith(("PIP_", "UV_", "WHEELHOUSE_")) or name in (
-            "HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY",
+            "HTTP_PROXY",
+            "HTTPS_PROXY",
+            "http_proxy",
+            "https_proxy",
+            "ALL_PROXY",
         ):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
@@ -58,8 +62,12 @@ def find_python37() -> str | None:
     pyenv = shutil.which("pyenv")
     if pyenv:
         for version in ("3.7.16", "3.7.17", "3.7"):
-            out = subprocess.run([pyenv, "which", "python"], capture_output=True, text=True,
-                                 env={**os.environ, "PYENV_VERSION": version})
+            out = subprocess.run(
+                [pyenv, "which", "python"],
+                capture_output=True,
+                text=True,
+                env={**os.environ, "PYENV_VERSION": version},
+            )
             if out.returncode == 0 and out.stdout.strip():
                 return out.stdout.strip()
     return shutil.which("python3.7")

@@ -21,8 +21,13 @@ def _record_hash(data: bytes) -> str:
     return "sha256=" + base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-def metadata_text(name: str, version: str, requires: Sequence[str] = (),
-                  requires_python: str | None = None, extras: Sequence[str] = ()) -> str:
+def metadata_text(
+    name: str,
+    version: str,
+    requires: Sequence[str] = (),
+    requires_python: str | None = None,
+    extras: Sequence[str] = (),
+) -> str:
     lines = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
     if requires_python:
         lines.append(f"Requires-Python: {requires_python}")
@@ -54,7 +59,8 @@ def make_wheel(
     for rel, data in (files or {f"{dist}/__init__.py": f"__version__ = {version!r}\n"}).items():
         contents[rel] = data.encode() if isinstance(data, str) else data
     contents[f"{info}/METADATA"] = metadata_text(
-        name, version, requires, requires_python, extras).encode()
+        name, version, requires, requires_python, extras
+    ).encode()
     contents[f"{info}/WHEEL"] = (
         "Wheel-Version: 1.0\nGenerator: wheelfactory\nRoot-Is-Purelib: true\n"
         + "".join(f"Tag: {t}\n" for t in _expand(tag))
@@ -119,11 +125,17 @@ class SimpleIndex:
     json_pages: bool = True
     projects: dict[str, list[IndexFile]] = field(default_factory=dict)
 
-    def add(self, path: Path, upload_time: str | None = "2021-01-01T00:00:00Z",
-            requires_python: str | None = None, yanked: bool = False) -> None:
+    def add(
+        self,
+        path: Path,
+        upload_time: str | None = "2021-01-01T00:00:00Z",
+        requires_python: str | None = None,
+        yanked: bool = False,
+    ) -> None:
         name = _project_of(path.name)
         self.projects.setdefault(name, []).append(
-            IndexFile(path, upload_time, requires_python, yanked))
+            IndexFile(path, upload_time, requires_python, yanked)
+        )
 
     def add_all(self, paths: Iterable[Path], **kw: object) -> None:
         for p in paths:
@@ -137,7 +149,9 @@ class SimpleIndex:
         names = sorted(self.projects)
         (simple / "index.html").write_text(
             "<!DOCTYPE html><html><body>\n"
-            + "".join(f'<a href="{n}/">{n}</a>\n' for n in names) + "</body></html>\n")
+            + "".join(f'<a href="{n}/">{n}</a>\n' for n in names)
+            + "</body></html>\n"
+        )
         for name in names:
             pdir = simple / name
             pdir.mkdir(exist_ok=True)
@@ -149,8 +163,12 @@ class SimpleIndex:
                 sha = hashlib.sha256(data).hexdigest()
                 url = f"../../files/{f.path.name}"
                 attrs = ""
-                jf: dict[str, object] = {"filename": f.path.name, "url": url,
-                                         "hashes": {"sha256": sha}, "size": len(data)}
+                jf: dict[str, object] = {
+                    "filename": f.path.name,
+                    "url": url,
+                    "hashes": {"sha256": sha},
+                    "size": len(data),
+                }
                 if f.requires_python:
                     attrs += f' data-requires-python="{html.escape(f.requires_python)}"'
                     jf["requires-python"] = f.requires_python
@@ -170,11 +188,19 @@ class SimpleIndex:
                 links.append(f'<a href="{url}#sha256={sha}"{attrs}>{f.path.name}</a>')
                 jfiles.append(jf)
             (pdir / "index.html").write_text(
-                "<!DOCTYPE html><html><body>\n" + "\n".join(links) + "\n</body></html>\n")
+                "<!DOCTYPE html><html><body>\n" + "\n".join(links) + "\n</body></html>\n"
+            )
             if self.json_pages:
-                (pdir / "index.json").write_text(json.dumps(
-                    {"meta": {"api-version": "1.1"}, "name": name, "files": jfiles,
-                     "versions": []}))
+                (pdir / "index.json").write_text(
+                    json.dumps(
+                        {
+                            "meta": {"api-version": "1.1"},
+                            "name": name,
+                            "files": jfiles,
+                            "versions": [],
+                        }
+                    )
+                )
         return simple
 
 

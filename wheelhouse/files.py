@@ -10,6 +10,7 @@ import os
 import tempfile
 from pathlib import Path
 from types import TracebackType
+from typing import BinaryIO
 
 from wheelhouse.errors import IntegrityError
 
@@ -19,18 +20,40 @@ class AtomicFile:
 
     Used as a context manager: leaving the block without `commit()` (or by an exception)
     removes the temporary file, so the destination is either the old file or the new one.
+
+    With `part` (a fixed temporary path on the same file system), the write resumes: bytes
+    already in `part` are hashed and kept, new writes append, and leaving the block by an
+    exception keeps `part` for the next attempt (a mismatch on `commit` still removes it).
     """
 
-    def __init__(self, dest: Path, algorithm: str = "sha256", mode: int = 0o644) -> None:
+    def __init__(
+        self,
+        dest: Path,
+        algorithm: str = "sha256",
+        mode: int = 0o644,
+        *,
+        part: Path | None = None,
+    ) -> None:
         self.dest = Path(dest)
         self.dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(
-            prefix=f".{self.dest.name}.", suffix=".part", dir=self.dest.parent
-        )
-        self._file = os.fdopen(fd, "wb")
-        self.tmp = Path(tmp)
         self.hasher = hashlib.new(algorithm)
         self.size = 0
+        self._keep_on_error = part is not None
+        self._file: BinaryIO
+        if part is None:
+            fd, tmp = tempfile.mkstemp(
+                prefix=f".{self.dest.name}.", suffix=".part", dir=self.dest.parent
+            )
+            self._file = os.fdopen(fd, "wb")
+            self.tmp = Path(tmp)
+        else:
+            part.parent.mkdir(parents=True, exist_ok=True)
+            self.tmp = Path(part)
+            self._file = open(self.tmp, "ab+")  # noqa: SIM115 (closed by commit/discard)
+            self._file.seek(0)
+            while block := self._file.read(1 << 20):
+                self.hasher.update(block)
+                self.size += len(block)
         self._mode = mode
         self._done = False
 
@@ -59,6 +82,20 @@ class AtomicFile:
         self._done = True
         return self.dest
 
+    def restart(self) -> None:
+        """Throw away what was written so far and start again at byte 0."""
+        self._file.seek(0)
+        self._file.truncate()
+        self.hasher = hashlib.new(self.hasher.name)
+        self.size = 0
+
+    def close_keep(self) -> None:
+        """Close without committing or removing (a resumable part stays for the next try)."""
+        if not self._file.closed:
+            self._file.flush()
+            self._file.close()
+        self._done = True
+
     def discard(self) -> None:
         if not self._file.closed:
             self._file.close()
@@ -72,7 +109,10 @@ class AtomicFile:
         self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
         if not self._done:
-            self.discard()
+            if self._keep_on_error and e is not None:
+                self.close_keep()
+            else:
+                self.discard()
 
 
 def atomic_write(dest: Path, data: bytes | str, mode: int = 0o644) -> Path:
