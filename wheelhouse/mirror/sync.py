@@ -315,3 +315,14 @@ async def _stream_into(run: _Run, item: Download, out: AtomicFile) -> None:
                 run.emit(SyncEvent("bytes", item.filename, len(chunk)))
             return
     raise NetworkError(f"{item.filename}: the server answers Range requests inconsistently")
+
+
+class SyncFailed(WheelhouseError):
+    """Some files could not be brought in; every failure is listed."""
+
+    def __init__(self, report: SyncReport) -> None:
+        lines = [f"{len(report.failed)} file(s) failed:"]
+        lines += [f"  {f.message}" for f in report.failed]
+        super().__init__("\n".join(lines))
+        codes = {f.exit_code for f in report.failed}
+        self.exit_code = codes.pop() if len(codes) == 1 else 1
