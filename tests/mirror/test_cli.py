@@ -1,0 +1,150 @@
+"""The commands end to end through wheelhouse.cli.main(argv), and as real processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.localserver import Fault
+from tests.mirror.helpers import (
+    build_wheels,
+    make_lock,
+    upstream,
+    write_pylock,
+    write_requirements,
+)
+from wheelhouse.cli import main
+
+
+def test_sync_json_summary_then_prune(
+    tmp_path: Path, serve: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    wheels = build_wheels(tmp_path / "w", 3)
+    url, _ = serve(upstream(tmp_path, wheels).root)
+    full = write_pylock(tmp_path / "pylock.toml", make_lock(wheels, url))
+    small = write_pylock(tmp_path / "pylock.small.toml", make_lock(wheels[:1], url))
+    wh = tmp_path / "wh"
+    assert main(["sync", str(full), "--wheelhouse", str(wh), "--jobs", "2", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["ok"] and len(summary["downloaded"]) == 3 and summary["indexed_files"] == 3
+
+    assert main(["prune", "--wheelhouse", str(wh), "--keep", str(small), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("would remove") == 2
+    assert len(list((wh / "files").glob("*.whl"))) == 3
+
+    assert main(["prune", "--wheelhouse", str(wh), "--keep", str(small), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["removed"] == sorted(w.name for w in wheels[1:])
+    assert [p.name for p in (wh / "files").glob("*.whl")] == [wheels[0].name]
+    assert not (wh / "simple" / "pkg1").exists()
+    assert not (wh / "files" / (wheels[1].name + ".metadata")).exists()
+
+
+def test_sync_reports_every_failure_and_exits_non_zero(
+    tmp_path: Path, serve: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    wheels = build_wheels(tmp_path / "w", 3)
+    url, state = serve(upstream(tmp_path, wheels).root)
+    state.faults[f"/files/{wheels[0].name}"] = Fault([404])
+    state.faults[f"/files/{wheels[2].name}"] = Fault(["corrupt"])
+    lock = write_pylock(tmp_path / "pylock.toml", make_lock(wheels, url))
+    code = main(["sync", str(lock), "--wheelhouse", str(tmp_path / "wh"), "--json"])
+    assert code == 1  # mixed kinds: network and integrity
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out)
+    assert [f["file"] for f in summary["failed"]] == [wheels[0].name, wheels[2].name]
+    assert "2 file(s) failed" in captured.err and "HTTP 404" in captured.err
+    assert "hash mismatch" in captured.err
+    assert summary["downloaded"] == [wheels[1].name]
+
+
+def test_credentials_never_printed(
+    tmp_path: Path, serve: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    wheels = build_wheels(tmp_path / "w", 1)
+    url, state = serve(upstream(tmp_path, wheels).root)
+    state.faults[f"/files/{wheels[0].name}"] = Fault([403])
+    secret_url = url.replace("http://", "http://bob:hunter2@")
+    lock = write_requirements(tmp_path / "requirements.lock", make_lock(wheels, None))
+    code = main(
+        ["-v", "sync", str(lock), "--wheelhouse", str(tmp_path / "wh"),
+         "--index-url", f"{secret_url}/simple"]
+    )  # fmt: skip
+    captured = capsys.readouterr()
+    assert code == 4
+    assert "hunter2" not in captured.out + captured.err
+    assert "HTTP 403" in captured.err
+    manifest = (tmp_path / "wh" / "wheelhouse.json").read_text()
+    assert "hunter2" not in manifest
+
+
+def test_missing_lock_is_a_usage_error(tmp_path: Path) -> None:
+    assert main(["sync", str(tmp_path / "nope.lock"), "--wheelhouse", str(tmp_path)]) == 2
+    assert main(["serve", "--wheelhouse", str(tmp_path / "empty")]) == 2
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_health(base: str, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"serve exited with {proc.returncode}")
+        try:
+            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise AssertionError("serve did not become healthy")
+
+
+def test_serve_process_then_pip_installs(tmp_path: Path, serve: Any) -> None:
+    """The new user's path: sync, `wheelhouse serve` as a process, pip installs the lock."""
+    wheels = build_wheels(tmp_path / "w", 2)
+    url, _ = serve(upstream(tmp_path, wheels).root)
+    lock = make_lock(wheels, None)
+    req = write_requirements(tmp_path / "requirements.lock", lock)
+    assert main(["sync", str(req), "--wheelhouse", str(tmp_path / "wh"),
+                 "--index-url", f"{url}/simple"]) == 0  # fmt: skip
+    port = _free_port()
+    env = {**os.environ, "WHEELHOUSE_SERVE_TOKEN": "t0ken"}
+    log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wheelhouse", "serve", "--wheelhouse", str(tmp_path / "wh"),
+         "--port", str(port)],
+        env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        base = f"http://127.0.0.1:{port}"
+        _wait_health(base, proc)
+        pip_env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
+        pip_env.update(PIP_CONFIG_FILE=os.devnull, PIP_NO_CACHE_DIR="1")
+        out = subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--index-url",
+             f"http://u:t0ken@127.0.0.1:{port}/simple", "--require-hashes", "--no-deps",
+             "-r", str(req), "--target", str(tmp_path / "t")],
+            env=pip_env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert (tmp_path / "t" / "pkg1" / "__init__.py").is_file()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        log.close()
+    access = (tmp_path / "serve.log").read_text()
+    assert '"GET /simple/pkg0/" 200' in access
+    assert "t0ken" not in access
