@@ -65,10 +65,15 @@ class AtomicFile:
     def hexdigest(self) -> str:
         return self.hasher.hexdigest()
 
-    def commit(self, expected: str | None = None, what: str = "") -> Path:
-        """Flush, check the hash if one is expected, and move the file into place."""
+    def commit(self, expected: str | None = None, what: str = "", durable: bool = True) -> Path:
+        """Flush, check the hash if one is expected, and move the file into place.
+
+        `durable=False` skips the fsync, for a caller that syncs many files at once later
+        (see `fsync_paths`) before anything points at them.
+        """
         self._file.flush()
-        os.fsync(self._file.fileno())
+        if durable:
+            os.fsync(self._file.fileno())
         self._file.close()
         got = self.hexdigest()
         if expected is not None and got != expected:
@@ -130,3 +135,19 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
         while block := f.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+def fsync_paths(paths: list[Path], directories: list[Path]) -> None:
+    """Make files (then the directories naming them) durable, many at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(path: Path) -> None:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(one, paths))
+        list(pool.map(one, directories))

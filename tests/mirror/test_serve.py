@@ -5,6 +5,7 @@ import base64
 import http.client
 import json
 import logging
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -159,11 +160,24 @@ def test_token_and_basic_auth(synced: Synced, mirror: Any) -> None:
         assert c.get("/simple/", headers={"Authorization": bad}).status_code == 401
 
 
-def test_access_log(synced: Synced, mirror: Any, caplog: pytest.LogCaptureFixture) -> None:
-    base = mirror(synced.root, token="s3cret")
-    with caplog.at_level(logging.INFO, logger="wheelhouse.access"):
+def test_access_log(synced: Synced, mirror: Any) -> None:
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger = logging.getLogger("wheelhouse.access")
+    logger.addHandler(handler)
+    old_level = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        base = mirror(synced.root, token="s3cret")
         httpx.get(f"{base}/simple/pkg0/", auth=("u", "s3cret"))
-    lines = [r.getMessage() for r in caplog.records if r.name == "wheelhouse.access"]
+        deadline = time.monotonic() + 2  # the line is written just after the response
+        while not records and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+    lines = [r.getMessage() for r in records]
     assert any('"GET /simple/pkg0/" 200' in line for line in lines)
     assert not any("s3cret" in line for line in lines)
 

@@ -18,7 +18,7 @@ from typing import Any, Literal
 import httpx
 
 from wheelhouse.errors import IntegrityError, NetworkError, WheelhouseError
-from wheelhouse.files import AtomicFile
+from wheelhouse.files import AtomicFile, fsync_paths
 from wheelhouse.mirror.index import write_index
 from wheelhouse.mirror.layout import Wheelhouse, writer_lock
 from wheelhouse.mirror.lookup import Link, choose, project_links
@@ -34,6 +34,7 @@ from wheelhouse.resolver.http import make_client, redact_url, strip_credentials,
 from wheelhouse.resolver.pipconfig import IndexConfig
 
 log = logging.getLogger("wheelhouse")
+BATCH = 1 << 20  # bytes buffered per download before hashing and writing them
 EventKind = Literal["plan", "skip", "start", "bytes", "done", "failed", "index"]
 
 
@@ -132,6 +133,7 @@ def sync(
             _sync_all(wh, wanted, config, jobs, progress, transport, timeout, records)
         )
         try:
+            fsync_paths([wh.file(n) for n in run.downloaded], [wh.files])
             fresh = write_index(wh, run.records)
         except BaseException:
             save_manifest(wh, run.records)
@@ -270,7 +272,8 @@ async def _download(run: _Run, item: Download) -> None:
                 f"downloading {item.filename}", item.url, run.config.retries, attempt
             )
             try:
-                out.commit(item.sha256, what=item.filename)
+                # made durable all at once before the index names it (see `sync`)
+                await asyncio.to_thread(out.commit, item.sha256, item.filename, False)
             except IntegrityError:
                 if resumed and not fresh_try:
                     log.info("%s: resumed bytes did not verify; downloading afresh", item.filename)
@@ -309,12 +312,26 @@ async def _stream_into(run: _Run, item: Download, out: AtomicFile) -> None:
             run.emit(
                 SyncEvent("bytes", item.filename, offset, int(total) + offset if total else None)
             )
-            async for chunk in r.aiter_bytes():
-                out.write(chunk)
-                run.nbytes += len(chunk)
-                run.emit(SyncEvent("bytes", item.filename, len(chunk)))
+            # Hash and write off the event loop, a batch at a time, so that the network
+            # reads of the other downloads go on meanwhile (hashlib and write release the GIL).
+            batch = bytearray()
+            try:
+                async for chunk in r.aiter_bytes():
+                    batch += chunk
+                    if len(batch) >= BATCH:
+                        await _write(run, item, out, bytes(batch))
+                        batch.clear()
+            finally:
+                if batch:  # also when cut off: what arrived is kept for the Range resume
+                    await _write(run, item, out, bytes(batch))
             return
     raise NetworkError(f"{item.filename}: the server answers Range requests inconsistently")
+
+
+async def _write(run: _Run, item: Download, out: AtomicFile, data: bytes) -> None:
+    await asyncio.to_thread(out.write, data)
+    run.nbytes += len(data)
+    run.emit(SyncEvent("bytes", item.filename, len(data)))
 
 
 class SyncFailed(WheelhouseError):
