@@ -148,3 +148,57 @@ def test_serve_process_then_pip_installs(tmp_path: Path, serve: Any) -> None:
     access = (tmp_path / "serve.log").read_text()
     assert '"GET /simple/pkg0/" 200' in access
     assert "t0ken" not in access
+
+
+def test_progress_bar_and_plain_lines(caplog: pytest.LogCaptureFixture) -> None:
+    import io
+    import logging
+
+    from wheelhouse.cli._sync import ProgressRenderer, human_bytes
+    from wheelhouse.mirror.sync import SyncEvent
+
+    events = [
+        SyncEvent("plan", count=2),
+        SyncEvent("start", "a.whl"),
+        SyncEvent("bytes", "a.whl", 0, 2_000_000),
+        SyncEvent("bytes", "a.whl", 2_000_000),
+        SyncEvent("done", "a.whl"),
+        SyncEvent("failed", "b.whl", message="b.whl: HTTP 404"),
+        SyncEvent("index", count=1),
+    ]
+    tty = io.StringIO()
+    bar = ProgressRenderer(tty, bar=True)
+    for e in events:
+        bar(e)
+    bar.finish()
+    assert "2/2 files" in tty.getvalue() and "2.0 MB" in tty.getvalue()
+    assert "[" + "#" * 30 + "]" in tty.getvalue()
+    plain = io.StringIO()
+    logger = logging.getLogger("wheelhouse")
+    logger.propagate = True
+    with caplog.at_level(logging.INFO, logger="wheelhouse"):
+        lines = ProgressRenderer(plain, bar=False)
+        for e in events:
+            lines(e)
+    assert plain.getvalue() == ""
+    messages = [r.getMessage() for r in caplog.records]
+    assert "downloaded a.whl" in messages and "failed: b.whl: HTTP 404" in messages
+    assert human_bytes(999) == "999 B" and human_bytes(1_500_000_000) == "1.5 GB"
+
+
+def test_prune_with_hash_only_lock_keeps_matching_files(tmp_path: Path, serve: Any) -> None:
+    wheels = build_wheels(tmp_path / "w", 3)
+    url, _ = serve(upstream(tmp_path, wheels).root)
+    full = write_pylock(tmp_path / "pylock.toml", make_lock(wheels, url))
+    wh = tmp_path / "wh"
+    assert main(["-q", "sync", str(full), "--wheelhouse", str(wh)]) == 0
+    (wh / ".partial" / "stale.whl.0123456789abcdef.part").write_bytes(b"x")
+    (tmp_path / "keep").mkdir()  # away from pylock.toml, which load_lock would prefer
+    keep = write_requirements(tmp_path / "keep" / "requirements.lock", make_lock(wheels[1:], None))
+    assert main(["-q", "prune", "--wheelhouse", str(wh), "--keep", str(keep)]) == 0
+    assert sorted(p.name for p in (wh / "files").glob("*.whl")) == sorted(
+        w.name for w in wheels[1:]
+    )
+    assert list((wh / ".partial").iterdir()) == []
+    index = json.loads((wh / "simple" / "index.json").read_text())
+    assert [p["name"] for p in index["projects"]] == ["pkg1", "pkg2"]

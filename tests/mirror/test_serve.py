@@ -101,6 +101,9 @@ def test_files_etag_range_head(synced: Synced, mirror: Any) -> None:
         assert full.content == data and full.headers["accept-ranges"] == "bytes"
         etag = full.headers["etag"]
         assert c.get(url, headers={"If-None-Match": etag}).status_code == 304
+        listed = f'"other", W/{etag}'
+        assert c.get(url, headers={"If-None-Match": listed}).status_code == 304
+        assert c.get(url, headers={"If-None-Match": '"other"'}).status_code == 200
         part = c.get(url, headers={"Range": "bytes=10-19"})
         assert part.status_code == 206 and part.content == data[10:20]
         assert part.headers["content-range"] == f"bytes 10-19/{len(data)}"

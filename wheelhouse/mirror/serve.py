@@ -238,7 +238,7 @@ class MirrorApp:
             "vary": "Accept",
             "cache-control": "max-age=0, must-revalidate",
         }
-        if headers.get("if-none-match") == etag:
+        if _matches(headers.get("if-none-match"), etag):
             await _respond(send, 304, b"", extra)
             return
         await _respond(send, 200, b"" if head else cached.data, extra, length=cached.size)
@@ -291,7 +291,7 @@ class MirrorApp:
                 "accept-ranges": "bytes",
                 "cache-control": "max-age=3600",
             }
-            if headers.get("if-none-match") == etag:
+            if _matches(headers.get("if-none-match"), etag):
                 await _respond(send, 304, b"", extra)
                 return
             rng = parse_range(headers.get("range"), size)
@@ -325,6 +325,14 @@ class MirrorApp:
                 )
             if remaining > 0:
                 await send({"type": "http.response.body", "body": b""})
+
+
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    """If-None-Match: `*`, or any listed tag equal to ours (weak comparison, as RFC 9110)."""
+    if not if_none_match:
+        return False
+    tags = [t.strip().removeprefix("W/") for t in if_none_match.split(",")]
+    return "*" in tags or etag in tags
 
 
 def _is_regular(mode: int) -> bool:

@@ -204,7 +204,7 @@ async def _one(run: _Run, w: Wanted) -> None:
             run.emit(SyncEvent("skip", name))
             return
         item = await _locate(run, w)
-        if item.filename in run.records and _present(run, _exact(w, item)):
+        if _present(run, _exact(w, item)):  # found by hash: maybe here from an earlier run
             run.skipped.append(item.filename)
             run.emit(SyncEvent("skip", item.filename))
             return
@@ -284,7 +284,7 @@ async def _download(run: _Run, item: Download) -> None:
             item.sha256,
             upload_time=item.upload_time,
             requires_python=item.requires_python,
-            origin=redact_url(item.url),
+            origin=strip_credentials(item.url),
         )
         return
 
