@@ -26,6 +26,7 @@ class Wanted:
     url: str | None = None
     upload_time: str | None = None
     requires_python: str | None = None
+    size: int | None = None
 
     @property
     def sha256(self) -> str:
@@ -64,6 +65,7 @@ def wanted_for_lock(lock: Lock) -> list[Wanted]:
                 url=best.url or None,
                 upload_time=iso_utc(best.upload_time),
                 requires_python=best.requires_python or pin.requires_python,
+                size=best.size,
             )
         )
     return out

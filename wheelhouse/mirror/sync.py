@@ -227,7 +227,7 @@ def _exact(w: Wanted, item: Download) -> Wanted:
 async def _locate(run: _Run, w: Wanted) -> Download:
     """Where to fetch `w` from: the lock's URL, else the configured index by hash."""
     if w.url and w.filename:
-        return Download(w.filename, w.url, w.sha256, w.upload_time, w.requires_python)
+        return Download(w.filename, w.url, w.sha256, w.upload_time, w.requires_python, size=w.size)
     indexes = run.config.indexes()
     for index_url in indexes:
         key = (index_url, str(w.project))
