@@ -15,6 +15,7 @@ import asyncio
 import hashlib
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -186,7 +187,18 @@ def loadgen(url: str, seconds: float, conns: int) -> float:
 
 
 def load_in_child(url: str, seconds: float, conns: int) -> float:
-    """The load generator in its own process (its own core, not the bench's)."""
+    """Requests/s from wrk when installed, else from the load generator here in its own
+    process (its own core, not the bench's)."""
+    if shutil.which("wrk"):
+        out = subprocess.run(
+            ["wrk", "-t1", f"-c{conns}", f"-d{max(int(seconds), 1)}s",
+             "-H", "Accept: text/html", url],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        m = re.search(r"Requests/sec:\s+([\d.]+)", out.stdout)
+        if not m or "Non-2xx" in out.stdout:
+            raise SystemExit(f"wrk against {url}:\n{out.stdout}")
+        return float(m.group(1))
     out = subprocess.run(
         [PY, __file__, "--loadgen", url, "--seconds", str(seconds), "--conns", str(conns)],
         capture_output=True,
@@ -220,6 +232,45 @@ def curl_parallel(urls: list[str], jobs: int, folder: Path | None) -> list[str]:
     return cmd
 
 
+NGINX_CONF = """
+worker_processes 1;
+daemon off;
+error_log stderr error;
+pid {prefix}/nginx.pid;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    default_type application/octet-stream;
+    types {{ text/html html; application/json json; }}
+    sendfile on;
+    tcp_nopush on;
+    keepalive_requests 1000000;
+    client_body_temp_path {prefix}/body;
+    proxy_temp_path {prefix}/proxy;
+    fastcgi_temp_path {prefix}/fastcgi;
+    uwsgi_temp_path {prefix}/uwsgi;
+    scgi_temp_path {prefix}/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        root {root};
+        index index.html;
+    }}
+}}
+"""
+
+
+def start_nginx(root: Path, prefix: Path, procs: list[subprocess.Popen[bytes]]) -> str:
+    """The same static tree under nginx (one worker, like the one `serve` process)."""
+    prefix.mkdir()
+    port = free_port()
+    conf = prefix / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(prefix=prefix, port=port, root=root))
+    procs.append(
+        start(["nginx", "-p", str(prefix), "-c", str(conf)], f"http://127.0.0.1:{port}/simple/")
+    )
+    return f"http://127.0.0.1:{port}"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--files", type=int, default=32)
@@ -237,6 +288,7 @@ def main() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_"))}
     env.update(PIP_CONFIG_FILE=os.devnull, PIP_NO_CACHE_DIR="1", PIP_DISABLE_PIP_VERSION_CHECK="1")
     tmp = Path(tempfile.mkdtemp(prefix="bench-mirror-"))
+    tmp.chmod(0o755)  # nginx's workers drop to an unprivileged user and must read the tree
     procs: list[subprocess.Popen[bytes]] = []
     rows: list[tuple[str, str, str]] = []
     try:
@@ -306,13 +358,17 @@ def main() -> None:
         static = [PY, "-m", "http.server", str(sport), "--bind", "127.0.0.1",
                   "--directory", str(up.root)]  # fmt: skip
         procs.append(start(static, f"{sbase}/simple/"))
+        nbase = start_nginx(up.root, tmp / "nginx", procs) if shutil.which("nginx") else None
         for label, path in (
             ("index page /simple/bench0/", "/simple/bench0/"),
             ("file 20 KB wheel", f"/files/{small.name}"),
         ):
             ours = load_in_child(base + path, args.seconds, args.conns)
             theirs = load_in_child(sbase + path, args.seconds, args.conns)
-            note = f"http.server {theirs:.0f} req/s ({ours / theirs:.1f}x)"
+            note = f"http.server {theirs:.0f} req/s ({ours / theirs:.0%})"
+            if nbase:
+                ng = load_in_child(nbase + path, args.seconds, args.conns)
+                note += f"; nginx (1 worker) {ng:.0f} req/s ({ours / ng:.0%})"
             rows.append((f"serve: {label}", f"{ours:8.0f} req/s", note))
 
         # 5. peak memory of sync with one big wheel

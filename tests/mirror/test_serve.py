@@ -5,7 +5,13 @@ import base64
 import http.client
 import json
 import logging
+import os
+import random
+import socket
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -13,6 +19,9 @@ import httpx
 import pytest
 
 from tests.mirror.conftest import Synced
+from wheelhouse.files import atomic_write
+from wheelhouse.mirror.index import write_index
+from wheelhouse.mirror.layout import Wheelhouse
 from wheelhouse.mirror.serve import negotiate, parse_range
 
 JSON = "application/vnd.pypi.simple.v1+json"
@@ -200,3 +209,59 @@ def test_hundred_concurrent_clients(synced: Synced, mirror: Any) -> None:
     assert all(r.status_code == 200 for r in responses)
     assert all(r.content == data for r in responses[100:])
     assert json.loads(responses[0].content)["name"] == "pkg2"
+
+
+def test_big_file_streams_and_replaced_file_is_fresh(tmp_path: Path, mirror: Any) -> None:
+    wh = Wheelhouse(tmp_path / "wh")
+    wh.create()
+    write_index(wh, {})
+    big = random.Random(7).randbytes(3_000_000)
+    (wh.files / "big-1.0-py3-none-any.whl").write_bytes(big)
+    small = wh.files / "small-1.0-py3-none-any.whl"
+    small.write_bytes(b"one")
+    base = mirror(wh.root)
+    with httpx.Client(base_url=base) as c:
+        assert c.get("/files/big-1.0-py3-none-any.whl").content == big
+        mid = c.get("/files/big-1.0-py3-none-any.whl", headers={"Range": "bytes=1000000-2500000"})
+        assert mid.status_code == 206 and mid.content == big[1_000_000:2_500_001]
+        assert c.get(f"/files/{small.name}").content == b"one"
+        atomic_write(small, b"two!")  # replaced as sync replaces files: a rename
+        assert c.get(f"/files/{small.name}").content == b"two!"
+        (wh.files / "link.whl").symlink_to(wh.manifest_path.parent / "simple" / "index.html")
+        assert c.get("/files/link.whl").status_code == 404
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_several_workers(synced: Synced, tmp_path: Path) -> None:
+    port = _free_port()
+    env = {**os.environ}
+    env.pop("WHEELHOUSE_SERVE_TOKEN", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wheelhouse", "serve", "--wheelhouse", str(synced.root),
+         "--port", str(port), "--workers", "2", "--basic-auth", "ci:pw"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.1)
+        with httpx.Client(base_url=base) as c:
+            assert c.get("/simple/").status_code == 401
+            for _ in range(10):
+                assert c.get("/simple/pkg0/", auth=("ci", "pw")).status_code == 200
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=20)
+    assert b'"GET /simple/pkg0/" 200' in out

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 log = logging.getLogger("wheelhouse")
-TOKEN_ENV = "WHEELHOUSE_SERVE_TOKEN"
+TOKEN_ENV = "WHEELHOUSE_SERVE_TOKEN"  # = wheelhouse.mirror.serve.ENV_TOKEN
 
 
 def register(sub: Any) -> None:
@@ -17,6 +17,9 @@ def register(sub: Any) -> None:
     p.add_argument("--wheelhouse", required=True, type=Path, metavar="DIR")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8080)
+    p.add_argument(
+        "--workers", type=int, default=1, metavar="N", help="worker processes (1; one per core)"
+    )
     auth = p.add_mutually_exclusive_group()
     auth.add_argument(
         "--token", help=f"require this token (Bearer, or as any user's password); or ${TOKEN_ENV}"
@@ -47,5 +50,6 @@ def run(args: argparse.Namespace) -> int:
         args.host,
         args.port,
         log_level="warning" if level > logging.INFO else "info",
+        workers=args.workers,
     )
     return 0

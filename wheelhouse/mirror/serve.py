@@ -19,7 +19,7 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import parse_qs, quote
 
 from packaging.utils import canonicalize_name
@@ -35,6 +35,8 @@ Send = Callable[[Message], Awaitable[None]]
 access_log = logging.getLogger("wheelhouse.access")
 CHUNK = 1 << 18
 THREADED_READ = 1 << 20  # files above this are read off the event loop
+SMALL_FILE = 1 << 16  # files up to this size (metadata, small wheels) are kept in memory
+CACHE_BYTES = 64 << 20
 _PROJECT = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 _FORMATS = {
@@ -114,7 +116,8 @@ class MirrorApp:
     def __init__(self, config: ServeConfig) -> None:
         self.config = config
         self.wheelhouse = Wheelhouse(Path(config.root).resolve())
-        self._pages: dict[str, _Cached] = {}
+        self._cache: dict[str, _Cached] = {}
+        self._cached_bytes = 0
         self._auth_ok: set[str] = set()
         if config.token:
             self._auth_ok.add(f"Bearer {config.token}")
@@ -244,23 +247,35 @@ class MirrorApp:
         await _respond(send, 200, b"" if head else cached.data, extra, length=cached.size)
 
     def _page(self, file: Path) -> _Cached | None:
-        key = str(file)
+        """A page's bytes, read again only when its size or mtime changed."""
         try:
-            st = os.stat(file)
+            st = os.lstat(file)
         except OSError:
-            self._pages.pop(key, None)
+            self._cache.pop(str(file), None)
             return None
-        hit = self._pages.get(key)
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        return self._cached(file, st)
+
+    def _cached(self, file: Path, st: os.stat_result) -> _Cached | None:
+        key = str(file)
+        hit = self._cache.get(key)
         if hit is not None and hit.mtime_ns == st.st_mtime_ns and hit.size == st.st_size:
             return hit
         try:
-            data = file.read_bytes()
+            fd = os.open(file, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            with os.fdopen(fd, "rb") as f:
+                data = f.read()
         except OSError:
             return None
+        if len(data) != st.st_size:
+            return None  # replaced while we looked: do not cache a mix
         hit = _Cached(st.st_mtime_ns, len(data), data)
-        if len(self._pages) > 4096:
-            self._pages.clear()
-        self._pages[key] = hit
+        if self._cached_bytes + len(data) > CACHE_BYTES:
+            self._cache.clear()
+            self._cached_bytes = 0
+        self._cache[key] = hit
+        self._cached_bytes += len(data)
         return hit
 
     async def file(self, name: str, headers: dict[str, str], send: Send, head: bool) -> None:
@@ -269,62 +284,86 @@ class MirrorApp:
             return
         path = self.wheelhouse.files / name
         try:
+            st = os.lstat(path)
+        except OSError:
+            st = None
+        if st is None or not stat.S_ISREG(st.st_mode):
+            await _respond(send, 404, b"not found\n")
+            return
+        small = self._cached(path, st) if st.st_size <= SMALL_FILE else None
+        if small is not None:
+            await self._send_file(name, small.size, small.mtime_ns, headers, send, head, small.data)
+            return
+        try:
             fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
         except OSError:
             await _respond(send, 404, b"not found\n")
             return
         with os.fdopen(fd, "rb") as f:
-            st = os.fstat(f.fileno())
-            if not _is_regular(st.st_mode):
+            fst = os.fstat(f.fileno())
+            if not stat.S_ISREG(fst.st_mode):
                 await _respond(send, 404, b"not found\n")
                 return
-            size = st.st_size
-            etag = f'"{size:x}-{st.st_mtime_ns:x}"'
-            ctype = (
-                "text/plain; charset=utf-8"
-                if name.endswith(".metadata")
-                else ("application/octet-stream")
-            )
-            extra = {
-                "content-type": ctype,
-                "etag": etag,
-                "accept-ranges": "bytes",
-                "cache-control": "max-age=3600",
-            }
-            if _matches(headers.get("if-none-match"), etag):
-                await _respond(send, 304, b"", extra)
-                return
-            rng = parse_range(headers.get("range"), size)
-            if_range = headers.get("if-range")
-            if if_range is not None and if_range != etag:
-                rng = None
-            if rng is False:
-                extra["content-range"] = f"bytes */{size}"
-                await _respond(send, 416, b"", extra)
-                return
-            status, start, end = 200, 0, size - 1
-            if isinstance(rng, tuple):
-                status, (start, end) = 206, rng
-                extra["content-range"] = f"bytes {start}-{end}/{size}"
-            length = max(end - start + 1, 0)
-            await send(_start(status, extra, length))
-            if head or length == 0:
-                await send({"type": "http.response.body", "body": b""})
-                return
-            f.seek(start)
-            remaining = length
-            threaded = length > THREADED_READ
-            while remaining > 0:
-                n = min(CHUNK, remaining)
-                block = await asyncio.to_thread(f.read, n) if threaded else f.read(n)
-                if not block:
-                    break  # the file shrank under us: end the response short
-                remaining -= len(block)
-                await send(
-                    {"type": "http.response.body", "body": block, "more_body": remaining > 0}
-                )
-            if remaining > 0:
-                await send({"type": "http.response.body", "body": b""})
+            await self._send_file(name, fst.st_size, fst.st_mtime_ns, headers, send, head, f)
+
+    async def _send_file(
+        self,
+        name: str,
+        size: int,
+        mtime_ns: int,
+        headers: dict[str, str],
+        send: Send,
+        head: bool,
+        body: bytes | BinaryIO,
+    ) -> None:
+        """Answer for one file: 304, 416, 206 or 200, from bytes in memory or an open file."""
+        etag = f'"{size:x}-{mtime_ns:x}"'
+        is_meta = name.endswith(".metadata")
+        extra = {
+            "content-type": "text/plain; charset=utf-8" if is_meta else "application/octet-stream",
+            "etag": etag,
+            "accept-ranges": "bytes",
+            "cache-control": "max-age=3600",
+        }
+        if _matches(headers.get("if-none-match"), etag):
+            await _respond(send, 304, b"", extra)
+            return
+        rng = parse_range(headers.get("range"), size)
+        if_range = headers.get("if-range")
+        if if_range is not None and if_range != etag:
+            rng = None
+        if rng is False:
+            extra["content-range"] = f"bytes */{size}"
+            await _respond(send, 416, b"", extra)
+            return
+        status, start, end = 200, 0, size - 1
+        if isinstance(rng, tuple):
+            status, (start, end) = 206, rng
+            extra["content-range"] = f"bytes {start}-{end}/{size}"
+        length = max(end - start + 1, 0)
+        await send(_start(status, extra, length))
+        if head or length == 0:
+            await send({"type": "http.response.body", "body": b""})
+        elif isinstance(body, bytes):
+            await send({"type": "http.response.body", "body": body[start : end + 1]})
+        else:
+            await _stream(body, start, length, send)
+
+
+async def _stream(f: BinaryIO, start: int, length: int, send: Send) -> None:
+    """Send `length` bytes from `start` a chunk at a time (big files read off the loop)."""
+    f.seek(start)
+    remaining = length
+    threaded = length > THREADED_READ
+    while remaining > 0:
+        n = min(CHUNK, remaining)
+        block = await asyncio.to_thread(f.read, n) if threaded else f.read(n)
+        if not block:
+            break  # the file shrank under us: end the response short
+        remaining -= len(block)
+        await send({"type": "http.response.body", "body": block, "more_body": remaining > 0})
+    if remaining > 0:
+        await send({"type": "http.response.body", "body": b""})
 
 
 def _matches(if_none_match: str | None, etag: str) -> bool:
@@ -333,10 +372,6 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
         return False
     tags = [t.strip().removeprefix("W/") for t in if_none_match.split(",")]
     return "*" in tags or etag in tags
-
-
-def _is_regular(mode: int) -> bool:
-    return stat.S_ISREG(mode)
 
 
 def _basic(user: str, password: str) -> str:
@@ -384,16 +419,52 @@ def parse_basic_auth(text: str) -> tuple[str, str]:
     return user, password
 
 
-def run_server(config: ServeConfig, host: str, port: int, log_level: str = "info") -> None:
+ENV_ROOT = "WHEELHOUSE_SERVE_ROOT"
+ENV_TOKEN = "WHEELHOUSE_SERVE_TOKEN"
+ENV_BASIC = "WHEELHOUSE_SERVE_BASIC_AUTH"
+
+
+def app_from_env() -> MirrorApp:
+    """The app for each of several uvicorn worker processes (configured through the
+    environment, which the workers inherit; the access log goes to stderr)."""
+    basic = os.environ.get(ENV_BASIC)
+    access = logging.getLogger("wheelhouse.access")
+    if not logging.getLogger("wheelhouse").handlers and not access.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        access.addHandler(handler)
+        access.setLevel(logging.INFO)
+    return MirrorApp(
+        ServeConfig(
+            root=Path(os.environ[ENV_ROOT]),
+            token=os.environ.get(ENV_TOKEN) or None,
+            basic_auth=parse_basic_auth(basic) if basic else None,
+        )
+    )
+
+
+def run_server(
+    config: ServeConfig, host: str, port: int, log_level: str = "info", workers: int = 1
+) -> None:
     """Serve until interrupted (uvicorn; our own access log, not uvicorn's)."""
     import uvicorn
 
-    uvicorn.run(
-        MirrorApp(config),
-        host=host,
-        port=port,
-        access_log=False,
-        log_level=log_level,
-        server_header=False,
-        lifespan="on",
-    )
+    common: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "access_log": False,
+        "log_level": log_level,
+        "server_header": False,
+        "lifespan": "on",
+    }
+    if workers <= 1:
+        uvicorn.run(MirrorApp(config), **common)
+        return
+    os.environ[ENV_ROOT] = str(Path(config.root).resolve())
+    os.environ.pop(ENV_TOKEN, None)
+    os.environ.pop(ENV_BASIC, None)
+    if config.token:
+        os.environ[ENV_TOKEN] = config.token
+    if config.basic_auth:
+        os.environ[ENV_BASIC] = ":".join(config.basic_auth)
+    uvicorn.run("wheelhouse.mirror.serve:app_from_env", factory=True, workers=workers, **common)
