@@ -117,6 +117,9 @@ def start(cmd: list[str], health: str, cwd: Path | None = None) -> subprocess.Po
 
 def run_measured(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int]:
     """(seconds, peak RSS in MB) of a child process."""
+    # Write back what earlier steps left dirty first: sync's fsync would otherwise pay for
+    # it (ext4 commits a transaction's data together), pip's (none) would not.
+    os.sync()
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)

@@ -10,7 +10,7 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -316,7 +316,7 @@ async def _stream_into(run: _Run, item: Download, out: AtomicFile) -> None:
             # reads of the other downloads go on meanwhile (hashlib and write release the GIL).
             batch = bytearray()
             try:
-                async for chunk in r.aiter_bytes():
+                async for chunk in _body(r):
                     batch += chunk
                     if len(batch) >= BATCH:
                         await _write(run, item, out, bytes(batch))
@@ -326,6 +326,13 @@ async def _stream_into(run: _Run, item: Download, out: AtomicFile) -> None:
                     await _write(run, item, out, bytes(batch))
             return
     raise NetworkError(f"{item.filename}: the server answers Range requests inconsistently")
+
+
+def _body(r: httpx.Response) -> AsyncIterator[bytes]:
+    """The body as sent (no decoder in the way), unless the server encoded it anyway."""
+    if r.headers.get("content-encoding", "identity").lower() in ("", "identity"):
+        return r.aiter_raw()
+    return r.aiter_bytes()
 
 
 async def _write(run: _Run, item: Download, out: AtomicFile, data: bytes) -> None:
