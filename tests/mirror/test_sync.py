@@ -186,3 +186,48 @@ def test_jobs_bound(tmp_path: Path, serve: Any, jobs: int) -> None:
     url, _ = serve(upstream(tmp_path, wheels).root)
     lock = write_pylock(tmp_path / "pylock.toml", make_lock(wheels, url))
     assert sync([lock], tmp_path / "wh", config=config_for(url), jobs=jobs).ok
+
+
+def test_hash_only_lock_picks_the_targets_wheel_from_an_html_only_index(
+    tmp_path: Path, serve: Any
+) -> None:
+    from packaging.utils import canonicalize_name
+
+    from tests.wheelfactory import SimpleIndex, make_wheel
+    from wheelhouse.resolver.lockfile import Lock, LockedFile, LockTarget, Pin
+    from wheelhouse.resolver.profile import bare_profile
+
+    folder = tmp_path / "w"
+    w37 = make_wheel(folder, "native", "1.0", tag="cp37-cp37m-manylinux2014_x86_64")
+    w311 = make_wheel(folder, "native", "1.0", tag="cp311-cp311-manylinux_2_17_x86_64")
+    idx = SimpleIndex(root=tmp_path / "up", json_pages=False, metadata_files=False)
+    idx.add_all([w37, w311])
+    idx.write()
+    url, _ = serve(idx.root)
+    files = tuple(
+        LockedFile(filename="", hashes={"sha256": hashlib.sha256(w.read_bytes()).hexdigest()})
+        for w in (w37, w311)
+    )
+    pin = Pin(name=canonicalize_name("native"), version="1.0", files=files)
+    locks = []
+    for python, folder_name in (("3.7", "l37"), ("3.11", "l311")):
+        target = LockTarget.from_profile(bare_profile(python, "manylinux2014_x86_64"))
+        lock = Lock(target=target, pins=(pin,), input_digest=python)
+        (tmp_path / folder_name).mkdir()
+        locks.append(write_requirements(tmp_path / folder_name / "requirements.lock", lock))
+    report = sync(locks[:1], tmp_path / "wh", config=config_for(url))
+    assert report.ok, report.failed
+    assert _files(tmp_path / "wh") == [w37.name]
+    report = sync(locks, tmp_path / "wh", config=config_for(url))
+    assert report.ok and report.downloaded == (w311.name,)
+    assert _files(tmp_path / "wh") == sorted([w37.name, w311.name])
+
+
+def test_hash_not_on_index_is_reported(tmp_path: Path, serve: Any) -> None:
+    wheels = build_wheels(tmp_path / "w", 2)
+    url, _ = serve(upstream(tmp_path, wheels[:1]).root)
+    lock = write_requirements(tmp_path / "requirements.lock", make_lock(wheels, None))
+    report = sync([lock], tmp_path / "wh", config=config_for(url))
+    (failure,) = report.failed
+    assert failure.what == "pkg1==1.0" and "no file of pkg1==1.0" in failure.message
+    assert failure.exit_code == 4

@@ -31,6 +31,7 @@ from wheelhouse.mirror.manifest import (
 )
 from wheelhouse.mirror.plan import Wanted, load_wanted
 from wheelhouse.resolver.http import make_client, redact_url, strip_credentials, with_retries
+from wheelhouse.resolver.lockfile import wheel_fits
 from wheelhouse.resolver.pipconfig import IndexConfig
 
 log = logging.getLogger("wheelhouse")
@@ -190,8 +191,14 @@ def _present(run: _Run, w: Wanted) -> str | None:
             if rec.sha256 in w.hashes:
                 return w.filename
         return None
-    for name, rec in run.records.items():
-        if rec.sha256 in w.hashes and rec.matches_stat(run.wheelhouse.file(name)):
+    # A hash-only pin lists the hashes of all its files: one already here must also be
+    # installable on this lock's target (another target may have brought it).
+    for name, rec in sorted(run.records.items()):
+        if (
+            rec.sha256 in w.hashes
+            and (not name.endswith(".whl") or wheel_fits(name, w.tags))
+            and rec.matches_stat(run.wheelhouse.file(name))
+        ):
             return name
     return None
 
