@@ -26,6 +26,7 @@ import zipfile
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import httpx
 from packaging.utils import canonicalize_name
@@ -274,6 +275,22 @@ def start_nginx(root: Path, prefix: Path, procs: list[subprocess.Popen[bytes]]) 
     return f"http://127.0.0.1:{port}"
 
 
+def run_slow_upstream(root: Path, port: int, latency_ms: float) -> None:
+    """`serve`'s app with a fixed delay before every answer: a far-away index, roughly."""
+    import uvicorn
+
+    from wheelhouse.mirror.serve import MirrorApp, ServeConfig
+
+    app = MirrorApp(ServeConfig(root=root))
+
+    async def delayed(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            await asyncio.sleep(latency_ms / 1000)
+        await app(scope, receive, send)
+
+    uvicorn.run(delayed, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--files", type=int, default=32)
@@ -282,10 +299,15 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=8)
     ap.add_argument("--seconds", type=float, default=3.0, help="per requests/s measurement")
     ap.add_argument("--conns", type=int, default=16)
+    ap.add_argument("--latency-ms", type=float, default=20, help="for the WAN-like upstream")
     ap.add_argument("--loadgen")
+    ap.add_argument("--slow-upstream", nargs=2, metavar=("ROOT", "PORT"))
     args = ap.parse_args()
     if args.loadgen:
         print(json.dumps({"rps": loadgen(args.loadgen, args.seconds, args.conns)}))
+        return
+    if args.slow_upstream:
+        run_slow_upstream(Path(args.slow_upstream[0]), int(args.slow_upstream[1]), args.latency_ms)
         return
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_"))}
@@ -354,6 +376,29 @@ def main() -> None:
         pip_rate = total / psecs / 1e6
         note = f"sync is {sync_rate / pip_rate:.1f}x; peak RSS {prss} MB"
         rows.append(("pip download --no-deps --require-hashes", f"{pip_rate:8.1f} MB/s", note))
+
+        # 3b. the same two against an upstream that answers each request after a delay
+        lport = free_port()
+        lbase = f"http://127.0.0.1:{lport}"
+        slow = [PY, __file__, "--slow-upstream", str(up.root), str(lport),
+                "--latency-ms", str(args.latency_ms)]  # fmt: skip
+        procs.append(start(slow, f"{lbase}/health"))
+        lpylock = tmp / "pylock.slow.toml"
+        lpylock.write_text(render_pylock(make_lock(wheels, lbase, with_urls=True)))
+        secs, _ = run_measured(
+            wheelhouse_cmd("sync", str(lpylock), "--wheelhouse", str(tmp / "whslow"),
+                           "--jobs", str(args.jobs)), env,
+        )  # fmt: skip
+        slow_sync = total / secs / 1e6
+        secs, _ = run_measured(
+            [PY, "-m", "pip", "download", "--no-deps", "--require-hashes", "-q", "-r",
+             str(reqlock), "-d", str(tmp / "pipslow"), "--index-url", f"{lbase}/simple"], env,
+        )  # fmt: skip
+        slow_pip = total / secs / 1e6
+        label = f"+{args.latency_ms:.0f} ms per request upstream"
+        rows.append((f"wheelhouse sync, {label}", f"{slow_sync:8.1f} MB/s", ""))
+        note = f"sync is {slow_sync / slow_pip:.1f}x"
+        rows.append((f"pip download, {label}", f"{slow_pip:8.1f} MB/s", note))
 
         # 4. requests/s: serve vs python -m http.server on the same tree
         sport = free_port()
