@@ -73,7 +73,13 @@ def save_manifest(wheelhouse: Wheelhouse, records: Mapping[str, FileRecord]) -> 
         "format": MANIFEST_FORMAT,
         "files": [records[name].to_dict() for name in sorted(records)],
     }
-    atomic_write(wheelhouse.manifest_path, json.dumps(doc, indent=1, sort_keys=True) + "\n")
+    text = json.dumps(doc, indent=1, sort_keys=True) + "\n"
+    try:
+        if wheelhouse.manifest_path.read_text(encoding="utf-8") == text:
+            return  # unchanged: no rewrite, no fsync
+    except OSError:
+        pass
+    atomic_write(wheelhouse.manifest_path, text)
 
 
 def record_for(path: Path, sha256: str, **known: Any) -> FileRecord:

@@ -102,7 +102,7 @@ class _Run:
     """Mutable state of one sync run (kept out of the frozen report until the end)."""
 
     wheelhouse: Wheelhouse
-    client: httpx.AsyncClient
+    make_client: Callable[[], httpx.AsyncClient]
     config: IndexConfig
     emit: Progress
     records: dict[str, FileRecord]
@@ -111,6 +111,13 @@ class _Run:
     failed: list[Failure] = field(default_factory=list)
     nbytes: int = 0
     pages: dict[tuple[str, str], asyncio.Task[list[Link]]] = field(default_factory=dict)
+    opened: httpx.AsyncClient | None = None
+
+    def client(self) -> httpx.AsyncClient:
+        """The HTTP client, made on first use: a sync with nothing to fetch needs none."""
+        if self.opened is None:
+            self.opened = self.make_client()
+        return self.opened
 
 
 def sync(
@@ -167,19 +174,26 @@ async def _sync_all(
     records: dict[str, FileRecord],
 ) -> _Run:
     jobs = max(1, jobs)
-    async with make_client(
-        config, transport=transport, max_connections=jobs, timeout=timeout
-    ) as client:
-        run = _Run(wh, client, config, progress or _ignore, records)
-        run.emit(SyncEvent("plan", count=len(wanted)))
-        gate = asyncio.Semaphore(jobs)
+    run = _Run(
+        wh,
+        lambda: make_client(config, transport=transport, max_connections=jobs, timeout=timeout),
+        config,
+        progress or _ignore,
+        records,
+    )
+    run.emit(SyncEvent("plan", count=len(wanted)))
+    gate = asyncio.Semaphore(jobs)
 
-        async def one(w: Wanted) -> None:
-            async with gate:
-                await _one(run, w)
+    async def one(w: Wanted) -> None:
+        async with gate:
+            await _one(run, w)
 
+    try:
         await asyncio.gather(*(one(w) for w in wanted))
-        return run
+    finally:
+        if run.opened is not None:
+            await run.opened.aclose()
+    return run
 
 
 def _present(run: _Run, w: Wanted) -> str | None:
@@ -240,7 +254,7 @@ async def _locate(run: _Run, w: Wanted) -> Download:
         key = (index_url, str(w.project))
         if key not in run.pages:
             run.pages[key] = asyncio.ensure_future(
-                project_links(run.client, index_url, w.project, run.config.retries)
+                project_links(run.client(), index_url, w.project, run.config.retries)
             )
         links = await run.pages[key]
         if w.filename:
@@ -303,7 +317,7 @@ async def _stream_into(run: _Run, item: Download, out: AtomicFile) -> None:
         offset = out.size
         if offset:
             headers["Range"] = f"bytes={offset}-"
-        async with run.client.stream("GET", item.url, headers=headers) as r:
+        async with run.client().stream("GET", item.url, headers=headers) as r:
             if r.status_code == 416 and offset:
                 out.restart()  # the part is not a prefix of the file: start over
                 continue
