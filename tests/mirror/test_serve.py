@@ -22,7 +22,7 @@ from tests.mirror.conftest import Synced
 from wheelhouse.files import atomic_write
 from wheelhouse.mirror.index import write_index
 from wheelhouse.mirror.layout import Wheelhouse
-from wheelhouse.mirror.serve import negotiate, parse_range
+from wheelhouse.mirror.protocol import negotiate, parse_range
 
 JSON = "application/vnd.pypi.simple.v1+json"
 PIP_ACCEPT = (
