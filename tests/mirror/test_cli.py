@@ -202,3 +202,31 @@ def test_prune_with_hash_only_lock_keeps_matching_files(tmp_path: Path, serve: A
     assert list((wh / ".partial").iterdir()) == []
     index = json.loads((wh / "simple" / "index.json").read_text())
     assert [p["name"] for p in index["projects"]] == ["pkg1", "pkg2"]
+
+
+def test_upstream_and_credentials_from_pip_config_and_netrc(
+    tmp_path: Path, serve: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import base64
+
+    wheels = build_wheels(tmp_path / "w", 2)
+    url, state = serve(upstream(tmp_path, wheels).root)
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login mirror password s3cr3t-pw\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    conf = tmp_path / "pip.conf"
+    conf.write_text(f"[global]\nindex-url = {url}/simple\n")
+    monkeypatch.setenv("PIP_CONFIG_FILE", str(conf))
+    (tmp_path / "l").mkdir()
+    lock = write_requirements(tmp_path / "l" / "requirements.lock", make_lock(wheels, None))
+    assert main(["-v", "sync", str(lock), "--wheelhouse", str(tmp_path / "wh")]) == 0
+    expected = "Basic " + base64.b64encode(b"mirror:s3cr3t-pw").decode()
+    auths = {
+        {k.lower(): v for k, v in headers.items()}.get("authorization")
+        for _, _, headers in state.requests
+    }
+    assert auths == {expected}
+    captured = capsys.readouterr()
+    assert "s3cr3t-pw" not in captured.out + captured.err
+    assert "s3cr3t-pw" not in (tmp_path / "wh" / "wheelhouse.json").read_text()
