@@ -16,7 +16,7 @@ from wheelhouse.mirror.index import (
     write_index,
 )
 from wheelhouse.mirror.layout import Wheelhouse
-from wheelhouse.mirror.manifest import load_manifest
+from wheelhouse.mirror.catalog import load_manifest
 from wheelhouse.mirror.sync import sync
 
 SHA = "a" * 64

@@ -30,7 +30,7 @@ from packaging.version import InvalidVersion, Version
 
 from wheelhouse.files import atomic_write
 from wheelhouse.mirror.layout import METADATA_SUFFIX, Wheelhouse
-from wheelhouse.mirror.manifest import FileRecord, verified
+from wheelhouse.mirror.catalog import FileRecord, verified
 
 log = logging.getLogger("wheelhouse")
 API_VERSION = "1.1"

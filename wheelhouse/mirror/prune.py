@@ -9,8 +9,8 @@ from typing import Any
 
 from wheelhouse.mirror.index import write_index
 from wheelhouse.mirror.layout import METADATA_SUFFIX, Wheelhouse, writer_lock
-from wheelhouse.mirror.manifest import FileRecord, load_manifest, save_manifest, verified
-from wheelhouse.mirror.plan import Wanted, load_wanted
+from wheelhouse.mirror.catalog import FileRecord, load_manifest, save_manifest, verified
+from wheelhouse.mirror.wanted import Wanted, load_wanted
 
 
 @dataclass(frozen=True)

@@ -22,14 +22,14 @@ from wheelhouse.files import AtomicFile, fsync_paths
 from wheelhouse.mirror.index import write_index
 from wheelhouse.mirror.layout import Wheelhouse, writer_lock
 from wheelhouse.mirror.lookup import Link, choose, project_links
-from wheelhouse.mirror.manifest import (
+from wheelhouse.mirror.catalog import (
     FileRecord,
     load_manifest,
     record_for,
     save_manifest,
     verified,
 )
-from wheelhouse.mirror.plan import Wanted, load_wanted
+from wheelhouse.mirror.wanted import Wanted, load_wanted
 from wheelhouse.resolver.http import make_client, redact_url, strip_credentials, with_retries
 from wheelhouse.resolver.lockfile import wheel_fits
 from wheelhouse.resolver.pipconfig import IndexConfig
