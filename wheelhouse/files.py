@@ -10,6 +10,7 @@ import os
 import tempfile
 from pathlib import Path
 from types import TracebackType
+from typing import BinaryIO
 
 from wheelhouse.errors import IntegrityError
 
@@ -19,18 +20,40 @@ class AtomicFile:
 
     Used as a context manager: leaving the block without `commit()` (or by an exception)
     removes the temporary file, so the destination is either the old file or the new one.
+
+    With `part` (a fixed temporary path on the same file system), the write resumes: bytes
+    already in `part` are hashed and kept, new writes append, and leaving the block by an
+    exception keeps `part` for the next attempt (a mismatch on `commit` still removes it).
     """
 
-    def __init__(self, dest: Path, algorithm: str = "sha256", mode: int = 0o644) -> None:
+    def __init__(
+        self,
+        dest: Path,
+        algorithm: str = "sha256",
+        mode: int = 0o644,
+        *,
+        part: Path | None = None,
+    ) -> None:
         self.dest = Path(dest)
         self.dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(
-            prefix=f".{self.dest.name}.", suffix=".part", dir=self.dest.parent
-        )
-        self._file = os.fdopen(fd, "wb")
-        self.tmp = Path(tmp)
         self.hasher = hashlib.new(algorithm)
         self.size = 0
+        self._keep_on_error = part is not None
+        self._file: BinaryIO
+        if part is None:
+            fd, tmp = tempfile.mkstemp(
+                prefix=f".{self.dest.name}.", suffix=".part", dir=self.dest.parent
+            )
+            self._file = os.fdopen(fd, "wb")
+            self.tmp = Path(tmp)
+        else:
+            part.parent.mkdir(parents=True, exist_ok=True)
+            self.tmp = Path(part)
+            self._file = open(self.tmp, "ab+")  # noqa: SIM115 (closed by commit/discard)
+            self._file.seek(0)
+            while block := self._file.read(1 << 20):
+                self.hasher.update(block)
+                self.size += len(block)
         self._mode = mode
         self._done = False
 
@@ -42,10 +65,15 @@ class AtomicFile:
     def hexdigest(self) -> str:
         return self.hasher.hexdigest()
 
-    def commit(self, expected: str | None = None, what: str = "") -> Path:
-        """Flush, check the hash if one is expected, and move the file into place."""
+    def commit(self, expected: str | None = None, what: str = "", durable: bool = True) -> Path:
+        """Flush, check the hash if one is expected, and move the file into place.
+
+        `durable=False` skips the fsync, for a caller that syncs many files at once later
+        (see `fsync_paths`) before anything points at them.
+        """
         self._file.flush()
-        os.fsync(self._file.fileno())
+        if durable:
+            os.fsync(self._file.fileno())
         self._file.close()
         got = self.hexdigest()
         if expected is not None and got != expected:
@@ -58,6 +86,20 @@ class AtomicFile:
         os.replace(self.tmp, self.dest)
         self._done = True
         return self.dest
+
+    def restart(self) -> None:
+        """Throw away what was written so far and start again at byte 0."""
+        self._file.seek(0)
+        self._file.truncate()
+        self.hasher = hashlib.new(self.hasher.name)
+        self.size = 0
+
+    def close_keep(self) -> None:
+        """Close without committing or removing (a resumable part stays for the next try)."""
+        if not self._file.closed:
+            self._file.flush()
+            self._file.close()
+        self._done = True
 
     def discard(self) -> None:
         if not self._file.closed:
@@ -72,7 +114,10 @@ class AtomicFile:
         self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
         if not self._done:
-            self.discard()
+            if self._keep_on_error and e is not None:
+                self.close_keep()
+            else:
+                self.discard()
 
 
 def atomic_write(dest: Path, data: bytes | str, mode: int = 0o644) -> Path:
@@ -90,3 +135,19 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
         while block := f.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+def fsync_paths(paths: list[Path], directories: list[Path]) -> None:
+    """Make files (then the directories naming them) durable, many at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(path: Path) -> None:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(one, paths))
+        list(pool.map(one, directories))

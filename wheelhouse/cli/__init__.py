@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import logging
 import os
 import sys
@@ -21,6 +22,9 @@ from wheelhouse.errors import WheelhouseError
 COMMAND_MODULES = [
     "snapshot",
     "lock",
+    "sync",
+    "prune",
+    "serve",
     "install",
     "pack",
     "verify",

@@ -105,12 +105,17 @@ def make_client(
             timeout or config.timeout, connect=min(timeout or config.timeout, 30.0)
         ),
         headers={"User-Agent": USER_AGENT},
-        auth=IndexAuth([*config.indexes(), *config.find_links])
-        if not config.no_index
-        else IndexAuth(list(config.find_links)),
+        auth=IndexAuth(_credential_sources(config)),
         follow_redirects=True,
         trust_env=config.proxy is None,
     )
+
+
+def _credential_sources(config: IndexConfig) -> list[str]:
+    """URLs that may carry credentials. pip's built-in default index never does, so it is not
+    asked for (that costs a `pip --help` subprocess)."""
+    indexes = [] if config.no_index else [config.index_url, *config.extra_index_urls]
+    return [u for u in (*indexes, *config.find_links) if u]
 
 
 def backoff(attempt: int, retry_after: str | None = None) -> float:

@@ -1,0 +1,121 @@
+"""`wheelhouse sync LOCK... --wheelhouse DIR`: download the locked files and index them."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+log = logging.getLogger("wheelhouse")
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("sync", help="download the files locks pin into a wheelhouse and index it")
+    p.add_argument(
+        "locks", nargs="+", type=Path, metavar="LOCK", help="requirements.lock or pylock.toml"
+    )
+    p.add_argument("--wheelhouse", required=True, type=Path, metavar="DIR")
+    p.add_argument("--jobs", type=int, default=8, metavar="N", help="parallel downloads (8)")
+    p.add_argument("--index-url", help="look URL-less pins up here instead of pip's index")
+    p.add_argument("--timeout", type=float, help="seconds without data before a retry")
+    p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from wheelhouse.errors import UsageError
+    from wheelhouse.mirror.sync import SyncFailed, sync
+    from wheelhouse.resolver.pipconfig import load_index_config
+
+    if args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    config = load_index_config().with_sources(index_url=args.index_url)
+    quiet = log.getEffectiveLevel() > logging.INFO
+    renderer = ProgressRenderer(sys.stderr, bar=sys.stderr.isatty() and not quiet)
+    report = sync(
+        args.locks,
+        args.wheelhouse,
+        config=config,
+        jobs=args.jobs,
+        progress=None if quiet else renderer,
+        timeout=args.timeout,
+    )
+    renderer.finish()
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2, sort_keys=True))
+    else:
+        log.info(
+            "%d downloaded (%s), %d already present, %d failed; %d files indexed in %.2fs",
+            len(report.downloaded),
+            human_bytes(report.bytes_downloaded),
+            len(report.skipped),
+            len(report.failed),
+            report.indexed_files,
+            report.seconds,
+        )
+    if not report.ok:
+        raise SyncFailed(report)
+    return 0
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} GB"  # pragma: no cover
+
+
+class ProgressRenderer:
+    """A one-line bar on a terminal; plain log lines otherwise."""
+
+    def __init__(self, stream: TextIO, bar: bool) -> None:
+        self.stream, self.bar = stream, bar
+        self.total = self.done = self.nbytes = 0
+        self.started = time.monotonic()
+        self._drawn = 0.0
+
+    def __call__(self, event: Any) -> None:
+        kind = event.kind
+        if kind == "plan":
+            self.total = event.count
+        elif kind == "bytes":
+            self.nbytes += event.count if event.total is None else 0
+        elif kind in ("skip", "done", "failed"):
+            self.done += 1
+            if kind == "failed":
+                self._line(f"failed: {event.message}")
+            elif kind == "done" and not self.bar:
+                log.info("downloaded %s", event.filename)
+        elif kind == "index" and not self.bar:
+            log.info("index regenerated: %d files", event.count)
+        if self.bar:
+            self._draw(force=kind != "bytes")
+
+    def _line(self, text: str) -> None:
+        if self.bar:
+            self.stream.write("\r\x1b[K")
+        log.warning("%s", text)
+
+    def _draw(self, force: bool) -> None:
+        now = time.monotonic()
+        if not force and now - self._drawn < 0.1:
+            return
+        self._drawn = now
+        width = 30
+        filled = int(width * self.done / self.total) if self.total else width
+        rate = self.nbytes / max(now - self.started, 1e-6)
+        self.stream.write(
+            f"\r\x1b[K[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} files"
+            f"  {human_bytes(self.nbytes)}  {human_bytes(rate)}/s"
+        )
+        self.stream.flush()
+
+    def finish(self) -> None:
+        if self.bar:
+            self.stream.write("\n")
+            self.stream.flush()

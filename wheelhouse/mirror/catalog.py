@@ -1,0 +1,110 @@
+"""The wheelhouse manifest: what each file is, where it came from, and when it was verified.
+
+Kept in ``wheelhouse.json`` so that the index renders the same bytes from the same files, and
+so a sync with nothing new skips files by size and mtime instead of rehashing them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from wheelhouse.errors import UsageError
+from wheelhouse.files import atomic_write, sha256_file
+from wheelhouse.mirror.layout import Wheelhouse
+
+MANIFEST_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """One distribution file in the wheelhouse."""
+
+    filename: str
+    sha256: str
+    size: int
+    mtime_ns: int  # with size, what the verification vouches for
+    upload_time: str | None = None  # ISO 8601 UTC, from the lock when it knew
+    requires_python: str | None = None
+    metadata_sha256: str | None = None  # of the PEP 658 file beside a wheel
+    origin: str | None = None  # URL it was downloaded from, without credentials
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FileRecord:
+        return cls(
+            filename=str(data["filename"]),
+            sha256=str(data["sha256"]),
+            size=int(data["size"]),
+            mtime_ns=int(data["mtime_ns"]),
+            upload_time=data.get("upload_time"),
+            requires_python=data.get("requires_python"),
+            metadata_sha256=data.get("metadata_sha256"),
+            origin=data.get("origin"),
+        )
+
+    def matches_stat(self, path: Path) -> bool:
+        try:
+            st = path.stat()
+        except OSError:
+            return False
+        return st.st_size == self.size and st.st_mtime_ns == self.mtime_ns
+
+
+def load_manifest(wheelhouse: Wheelhouse) -> dict[str, FileRecord]:
+    path = wheelhouse.manifest_path
+    if not path.is_file():
+        return {}
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        return {r["filename"]: FileRecord.from_dict(r) for r in doc["files"]}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise UsageError(f"{path}: unreadable wheelhouse manifest ({exc}); remove it") from exc
+
+
+def save_manifest(wheelhouse: Wheelhouse, records: Mapping[str, FileRecord]) -> None:
+    doc = {
+        "format": MANIFEST_FORMAT,
+        "files": [records[name].to_dict() for name in sorted(records)],
+    }
+    text = json.dumps(doc, indent=1, sort_keys=True) + "\n"
+    try:
+        if wheelhouse.manifest_path.read_text(encoding="utf-8") == text:
+            return  # unchanged: no rewrite, no fsync
+    except OSError:
+        pass
+    atomic_write(wheelhouse.manifest_path, text)
+
+
+def record_for(path: Path, sha256: str, **known: Any) -> FileRecord:
+    """A record for a file just verified to have `sha256`."""
+    st = path.stat()
+    return FileRecord(
+        filename=path.name, sha256=sha256, size=st.st_size, mtime_ns=st.st_mtime_ns, **known
+    )
+
+
+def verified(
+    wheelhouse: Wheelhouse, records: Mapping[str, FileRecord], filename: str
+) -> FileRecord | None:
+    """The file's record if it is present and unchanged since verified, else rehash it once."""
+    path = wheelhouse.file(filename)
+    rec = records.get(filename)
+    if rec is not None and rec.matches_stat(path):
+        return rec
+    if not path.is_file():
+        return None
+    digest = sha256_file(path)
+    if rec is not None:
+        return replace(rec, sha256=digest, size=path.stat().st_size, mtime_ns=_mtime(path))
+    return record_for(path, digest)
+
+
+def _mtime(path: Path) -> int:
+    return os.stat(path).st_mtime_ns

@@ -1,0 +1,269 @@
+"""The static simple index: pure renderers (PEP 503 HTML, PEP 691 JSON) and the writer.
+
+The renderers take data and return text: same entries, same bytes. `write_index` reads what
+``files/`` holds, adds PEP 658 metadata beside each wheel, and replaces the pages one file at
+a time in an order that never shows a link to something missing.
+"""
+
+from __future__ import annotations
+
+import email.parser
+import hashlib
+import html
+import json
+import logging
+import shutil
+import zipfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from urllib.parse import quote
+
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    NormalizedName,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import InvalidVersion, Version
+
+from wheelhouse.files import atomic_write
+from wheelhouse.mirror.catalog import FileRecord, verified
+from wheelhouse.mirror.layout import METADATA_SUFFIX, Wheelhouse
+
+log = logging.getLogger("wheelhouse")
+API_VERSION = "1.1"
+JSON_TYPE = "application/vnd.pypi.simple.v1+json"
+HTML_TYPE = "application/vnd.pypi.simple.v1+html"
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    """One file as an index page shows it."""
+
+    filename: str
+    version: str
+    sha256: str
+    size: int
+    requires_python: str | None = None
+    upload_time: str | None = None
+    metadata_sha256: str | None = None
+
+
+def project_of(filename: str) -> tuple[NormalizedName, str] | None:
+    """(project, version) from a wheel or sdist file name; None if it is neither."""
+    try:
+        if filename.endswith(".whl"):
+            name, version, _, _ = parse_wheel_filename(filename)
+        else:
+            name, version = parse_sdist_filename(filename)
+    except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
+        return None
+    return name, str(version)
+
+
+# -- pure renderers -------------------------------------------------------------------
+
+
+def _html_page(title: str, body: Sequence[str]) -> str:
+    return (
+        "<!DOCTYPE html>\n<html>\n  <head>\n"
+        f'    <meta name="pypi:repository-version" content="{API_VERSION}">\n'
+        f"    <title>{html.escape(title)}</title>\n  </head>\n  <body>\n"
+        f"    <h1>{html.escape(title)}</h1>\n"
+        + "".join(f"    {line}<br/>\n" for line in body)
+        + "  </body>\n</html>\n"
+    )
+
+
+def render_root_html(projects: Sequence[str]) -> str:
+    return _html_page(
+        "Simple index",
+        [f'<a href="{quote(p)}/">{html.escape(p)}</a>' for p in sorted(projects)],
+    )
+
+
+def render_root_json(projects: Sequence[str]) -> str:
+    doc = {
+        "meta": {"api-version": API_VERSION},
+        "projects": [{"name": p} for p in sorted(projects)],
+    }
+    return json.dumps(doc, sort_keys=True, separators=(",", ":")) + "\n"
+
+
+def file_href(filename: str) -> str:
+    """From /simple/<project>/ to files/<filename>: relative, so any static host serves it."""
+    return f"../../files/{quote(filename)}"
+
+
+def render_project_html(project: str, entries: Sequence[IndexEntry]) -> str:
+    links = []
+    for e in sorted(entries, key=lambda e: e.filename):
+        attrs = ""
+        if e.requires_python:
+            attrs += f' data-requires-python="{html.escape(e.requires_python)}"'
+        if e.metadata_sha256:
+            attrs += f' data-core-metadata="sha256={e.metadata_sha256}"'
+            attrs += f' data-dist-info-metadata="sha256={e.metadata_sha256}"'
+        links.append(
+            f'<a href="{file_href(e.filename)}#sha256={e.sha256}"{attrs}>'
+            f"{html.escape(e.filename)}</a>"
+        )
+    return _html_page(f"Links for {project}", links)
+
+
+def _version_key(v: str) -> tuple[int, Version | str]:
+    try:
+        return (1, Version(v))
+    except InvalidVersion:
+        return (0, v)
+
+
+def render_project_json(project: str, entries: Sequence[IndexEntry]) -> str:
+    files = []
+    for e in sorted(entries, key=lambda e: e.filename):
+        f: dict[str, object] = {
+            "filename": e.filename,
+            "url": file_href(e.filename),
+            "hashes": {"sha256": e.sha256},
+            "size": e.size,
+        }
+        if e.requires_python:
+            f["requires-python"] = e.requires_python
+        if e.upload_time:
+            f["upload-time"] = e.upload_time
+        if e.metadata_sha256:
+            f["core-metadata"] = {"sha256": e.metadata_sha256}
+            f["dist-info-metadata"] = {"sha256": e.metadata_sha256}
+        files.append(f)
+    versions = sorted({e.version for e in entries}, key=_version_key)
+    doc = {
+        "meta": {"api-version": API_VERSION},
+        "name": project,
+        "files": files,
+        "versions": versions,
+    }
+    return json.dumps(doc, sort_keys=True, separators=(",", ":")) + "\n"
+
+
+def render_tree(projects: Mapping[str, Sequence[IndexEntry]]) -> dict[str, str]:
+    """Every page of the index: relative path under simple/ -> text."""
+    pages = {
+        "index.html": render_root_html(list(projects)),
+        "index.json": render_root_json(list(projects)),
+    }
+    for name, entries in projects.items():
+        pages[f"{name}/index.html"] = render_project_html(name, entries)
+        pages[f"{name}/index.json"] = render_project_json(name, entries)
+    return pages
+
+
+# -- reading the files and writing the tree -------------------------------------------
+
+
+def wheel_metadata(path: Path) -> bytes | None:
+    """The wheel's own METADATA (the PEP 658 file), or None if the wheel has none."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = [
+                n for n in zf.namelist() if n.count("/") == 1 and n.endswith(".dist-info/METADATA")
+            ]
+            if len(names) != 1:
+                return None
+            return zf.read(names[0])
+    except (zipfile.BadZipFile, OSError, KeyError):
+        return None
+
+
+def _requires_python(metadata: bytes) -> str | None:
+    msg = email.parser.BytesParser().parsebytes(metadata, headersonly=True)
+    value = msg.get("Requires-Python")
+    return str(value).strip() if value else None
+
+
+def _with_metadata(wheelhouse: Wheelhouse, rec: FileRecord) -> FileRecord:
+    """Ensure files/<wheel>.metadata exists and the record knows its hash."""
+    if not rec.filename.endswith(".whl"):
+        return rec
+    meta_path = wheelhouse.files / (rec.filename + METADATA_SUFFIX)
+    if rec.metadata_sha256 and meta_path.is_file():
+        return rec
+    meta = wheel_metadata(wheelhouse.file(rec.filename))
+    if meta is None:
+        log.warning("%s: no readable METADATA; served without PEP 658 metadata", rec.filename)
+        return rec
+    atomic_write(meta_path, meta)
+    return replace(
+        rec,
+        metadata_sha256=hashlib.sha256(meta).hexdigest(),
+        requires_python=_requires_python(meta) or rec.requires_python,
+    )
+
+
+def collect(
+    wheelhouse: Wheelhouse, records: Mapping[str, FileRecord]
+) -> tuple[dict[str, FileRecord], dict[str, list[IndexEntry]]]:
+    """Records for every file present (verifying new or changed ones) and the index entries."""
+    fresh: dict[str, FileRecord] = {}
+    projects: dict[str, list[IndexEntry]] = {}
+    for filename in wheelhouse.distribution_files():
+        pv = project_of(filename)
+        if pv is None:
+            log.warning("%s: not a wheel or sdist name; left out of the index", filename)
+            continue
+        rec = verified(wheelhouse, records, filename)
+        if rec is None:
+            continue
+        rec = _with_metadata(wheelhouse, rec)
+        fresh[filename] = rec
+        projects.setdefault(pv[0], []).append(
+            IndexEntry(
+                filename=filename,
+                version=pv[1],
+                sha256=rec.sha256,
+                size=rec.size,
+                requires_python=rec.requires_python,
+                upload_time=rec.upload_time,
+                metadata_sha256=rec.metadata_sha256,
+            )
+        )
+    return fresh, projects
+
+
+def write_tree(root: Path, pages: Mapping[str, str]) -> None:
+    """Make `root` hold exactly `pages`: project pages first, root pages next, then removals."""
+    root.mkdir(parents=True, exist_ok=True)
+    ordered = sorted(pages, key=lambda p: ("/" not in p, p))
+    for rel in ordered:
+        path = root / rel
+        data = pages[rel].encode("utf-8")
+        try:
+            if path.read_bytes() == data:
+                continue  # unchanged: keep its mtime (and so the server's ETag)
+        except OSError:
+            pass
+        atomic_write(path, data)
+    keep = {rel.split("/", 1)[0] for rel in pages if "/" in rel}
+    for entry in sorted(root.iterdir()):
+        if entry.is_dir() and entry.name not in keep:
+            shutil.rmtree(entry, ignore_errors=True)
+        elif entry.is_file() and entry.name not in pages and not entry.name.startswith("."):
+            entry.unlink(missing_ok=True)
+
+
+def remove_orphan_metadata(wheelhouse: Wheelhouse) -> None:
+    if not wheelhouse.files.is_dir():
+        return
+    for meta in wheelhouse.files.glob("*" + METADATA_SUFFIX):
+        if not (wheelhouse.files / meta.name[: -len(METADATA_SUFFIX)]).is_file():
+            meta.unlink(missing_ok=True)
+
+
+def write_index(wheelhouse: Wheelhouse, records: Mapping[str, FileRecord]) -> dict[str, FileRecord]:
+    """Regenerate simple/ from files/; returns the records of the files it indexed."""
+    fresh, projects = collect(wheelhouse, records)
+    write_tree(wheelhouse.simple, render_tree(projects))
+    remove_orphan_metadata(wheelhouse)
+    log.debug("index: %d projects, %d files", len(projects), len(fresh))
+    return fresh

@@ -1,0 +1,103 @@
+"""Where things live in a wheelhouse folder, and the lock that keeps two writers apart.
+
+Layout (shared with the other commands): ``files/<filename>`` the distribution files (and
+their PEP 658 ``.metadata``), ``simple/`` the static index, ``.partial/`` resumable downloads,
+``.wheelhouse-lock`` the writers' lock, ``wheelhouse.json`` the manifest.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from wheelhouse.errors import UsageError
+
+log = logging.getLogger("wheelhouse")
+METADATA_SUFFIX = ".metadata"
+
+
+@dataclass(frozen=True)
+class Wheelhouse:
+    """The paths of one wheelhouse folder."""
+
+    root: Path
+
+    @property
+    def files(self) -> Path:
+        return self.root / "files"
+
+    @property
+    def simple(self) -> Path:
+        return self.root / "simple"
+
+    @property
+    def partial(self) -> Path:
+        return self.root / ".partial"
+
+    @property
+    def lock_path(self) -> Path:
+        return self.root / ".wheelhouse-lock"
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.root / "wheelhouse.json"
+
+    def file(self, filename: str) -> Path:
+        return self.files / safe_filename(filename)
+
+    def part(self, filename: str, sha256: str) -> Path:
+        """The fixed name a download resumes under: never inside files/, never complete-looking."""
+        return self.partial / f"{safe_filename(filename)}.{sha256[:16]}.part"
+
+    def distribution_files(self) -> list[str]:
+        """Names of the distribution files present (no metadata, no hidden temporaries)."""
+        if not self.files.is_dir():
+            return []
+        return sorted(
+            entry.name
+            for entry in os.scandir(self.files)
+            if entry.is_file()
+            and not entry.name.startswith(".")
+            and not entry.name.endswith(METADATA_SUFFIX)
+        )
+
+    def create(self) -> None:
+        for d in (self.root, self.files, self.simple, self.partial):
+            d.mkdir(parents=True, exist_ok=True)
+
+
+def safe_filename(filename: str) -> str:
+    """A distribution file name that cannot escape its folder."""
+    if (
+        not filename
+        or "/" in filename
+        or "\\" in filename
+        or filename.startswith(".")
+        or "\0" in filename
+    ):
+        raise UsageError(f"refusing unsafe distribution file name {filename!r}")
+    return filename
+
+
+@contextmanager
+def writer_lock(wheelhouse: Wheelhouse) -> Iterator[None]:
+    """Hold the wheelhouse's exclusive lock (waits for another sync or prune to finish)."""
+    wheelhouse.root.mkdir(parents=True, exist_ok=True)
+    fd = os.open(wheelhouse.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                raise
+            log.info("waiting for another wheelhouse command on %s", wheelhouse.root)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock

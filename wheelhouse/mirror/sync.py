@@ -1,0 +1,373 @@
+"""`sync`: bring exactly the files the locks pin into a wheelhouse, verified, then index it.
+
+Downloads run concurrently through the one HTTP client, stream into a resumable part file
+under ``.partial/`` while hashing, and are renamed into ``files/`` only once the hash matched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import httpx
+
+from wheelhouse.errors import IntegrityError, NetworkError, WheelhouseError
+from wheelhouse.files import AtomicFile, fsync_paths
+from wheelhouse.mirror.catalog import (
+    FileRecord,
+    load_manifest,
+    record_for,
+    save_manifest,
+    verified,
+)
+from wheelhouse.mirror.index import write_index
+from wheelhouse.mirror.layout import Wheelhouse, writer_lock
+from wheelhouse.mirror.lookup import Link, choose, project_links
+from wheelhouse.mirror.wanted import Wanted, load_wanted
+from wheelhouse.resolver.http import make_client, redact_url, strip_credentials, with_retries
+from wheelhouse.resolver.lockfile import wheel_fits
+from wheelhouse.resolver.pipconfig import IndexConfig
+
+log = logging.getLogger("wheelhouse")
+BATCH = 1 << 20  # bytes buffered per download before hashing and writing them
+EventKind = Literal["plan", "skip", "start", "bytes", "done", "failed", "index"]
+
+
+@dataclass(frozen=True)
+class SyncEvent:
+    """Progress, for the caller to render. `count` is bytes for "bytes", files for "plan"."""
+
+    kind: EventKind
+    filename: str = ""
+    count: int = 0
+    total: int | None = None
+    message: str = ""
+
+
+Progress = Callable[[SyncEvent], None]
+
+
+@dataclass(frozen=True)
+class Failure:
+    what: str
+    message: str
+    exit_code: int
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    wheelhouse: str
+    downloaded: tuple[str, ...] = ()
+    skipped: tuple[str, ...] = ()
+    failed: tuple[Failure, ...] = ()
+    bytes_downloaded: int = 0
+    seconds: float = 0.0
+    indexed_files: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "wheelhouse": self.wheelhouse,
+            "ok": self.ok,
+            "downloaded": list(self.downloaded),
+            "skipped": list(self.skipped),
+            "failed": [{"file": f.what, "error": f.message} for f in self.failed],
+            "bytes_downloaded": self.bytes_downloaded,
+            "seconds": round(self.seconds, 3),
+            "indexed_files": self.indexed_files,
+        }
+
+
+@dataclass(frozen=True)
+class Download:
+    filename: str
+    url: str
+    sha256: str
+    upload_time: str | None
+    requires_python: str | None
+    size: int | None = None
+
+
+@dataclass
+class _Run:
+    """Mutable state of one sync run (kept out of the frozen report until the end)."""
+
+    wheelhouse: Wheelhouse
+    make_client: Callable[[], httpx.AsyncClient]
+    config: IndexConfig
+    emit: Progress
+    records: dict[str, FileRecord]
+    downloaded: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: list[Failure] = field(default_factory=list)
+    nbytes: int = 0
+    pages: dict[tuple[str, str], asyncio.Task[list[Link]]] = field(default_factory=dict)
+    opened: httpx.AsyncClient | None = None
+
+    def client(self) -> httpx.AsyncClient:
+        """The HTTP client, made on first use: a sync with nothing to fetch needs none."""
+        if self.opened is None:
+            self.opened = self.make_client()
+        return self.opened
+
+
+def sync(
+    lock_paths: Sequence[Path],
+    wheelhouse_dir: Path,
+    *,
+    config: IndexConfig,
+    jobs: int = 8,
+    progress: Progress | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    timeout: float | None = None,
+) -> SyncReport:
+    """Download what `lock_paths` pin into `wheelhouse_dir`; regenerate its index."""
+    started = time.monotonic()
+    wanted = load_wanted(lock_paths)
+    wh = Wheelhouse(Path(wheelhouse_dir))
+    with writer_lock(wh):
+        wh.create()
+        records = load_manifest(wh)
+        run = asyncio.run(
+            _sync_all(wh, wanted, config, jobs, progress, transport, timeout, records)
+        )
+        try:
+            fsync_paths([wh.file(n) for n in run.downloaded], [wh.files])
+            fresh = write_index(wh, run.records)
+        except BaseException:
+            save_manifest(wh, run.records)
+            raise
+        save_manifest(wh, fresh)
+    (progress or _ignore)(SyncEvent("index", count=len(fresh)))
+    return SyncReport(
+        wheelhouse=str(wh.root),
+        downloaded=tuple(sorted(run.downloaded)),
+        skipped=tuple(sorted(run.skipped)),
+        failed=tuple(sorted(run.failed, key=lambda f: f.what)),
+        bytes_downloaded=run.nbytes,
+        seconds=time.monotonic() - started,
+        indexed_files=len(fresh),
+    )
+
+
+def _ignore(event: SyncEvent) -> None:
+    pass
+
+
+async def _sync_all(
+    wh: Wheelhouse,
+    wanted: list[Wanted],
+    config: IndexConfig,
+    jobs: int,
+    progress: Progress | None,
+    transport: httpx.AsyncBaseTransport | None,
+    timeout: float | None,
+    records: dict[str, FileRecord],
+) -> _Run:
+    jobs = max(1, jobs)
+    run = _Run(
+        wh,
+        lambda: make_client(config, transport=transport, max_connections=jobs, timeout=timeout),
+        config,
+        progress or _ignore,
+        records,
+    )
+    run.emit(SyncEvent("plan", count=len(wanted)))
+    gate = asyncio.Semaphore(jobs)
+
+    async def one(w: Wanted) -> None:
+        async with gate:
+            await _one(run, w)
+
+    try:
+        await asyncio.gather(*(one(w) for w in wanted))
+    finally:
+        if run.opened is not None:
+            await run.opened.aclose()
+    return run
+
+
+def _present(run: _Run, w: Wanted) -> str | None:
+    """The name of a verified file in the wheelhouse that satisfies `w`, if any."""
+    if w.filename:
+        rec = verified(run.wheelhouse, run.records, w.filename)
+        if rec is not None:
+            run.records[w.filename] = rec
+            if rec.sha256 in w.hashes:
+                return w.filename
+        return None
+    # A hash-only pin lists the hashes of all its files: one already here must also be
+    # installable on this lock's target (another target may have brought it).
+    for name, rec in sorted(run.records.items()):
+        if (
+            rec.sha256 in w.hashes
+            and (not name.endswith(".whl") or wheel_fits(name, w.tags))
+            and rec.matches_stat(run.wheelhouse.file(name))
+        ):
+            return name
+    return None
+
+
+async def _one(run: _Run, w: Wanted) -> None:
+    try:
+        name = _present(run, w)
+        if name is not None:
+            run.skipped.append(name)
+            run.emit(SyncEvent("skip", name))
+            return
+        item = await _locate(run, w)
+        if _present(run, _exact(w, item)):  # found by hash: maybe here from an earlier run
+            run.skipped.append(item.filename)
+            run.emit(SyncEvent("skip", item.filename))
+            return
+        run.emit(SyncEvent("start", item.filename, total=item.size))
+        await _download(run, item)
+        run.downloaded.append(item.filename)
+        run.emit(SyncEvent("done", item.filename))
+    except WheelhouseError as exc:
+        run.failed.append(Failure(w.describe, str(exc), exc.exit_code))
+        run.emit(SyncEvent("failed", w.describe, message=str(exc)))
+    except OSError as exc:
+        run.failed.append(Failure(w.describe, f"{w.describe}: {exc}", 1))
+        run.emit(SyncEvent("failed", w.describe, message=str(exc)))
+
+
+def _exact(w: Wanted, item: Download) -> Wanted:
+    return Wanted(w.project, w.version, (item.sha256,), w.tags, item.filename, item.url)
+
+
+async def _locate(run: _Run, w: Wanted) -> Download:
+    """Where to fetch `w` from: the lock's URL, else the configured index by hash."""
+    if w.url and w.filename:
+        return Download(w.filename, w.url, w.sha256, w.upload_time, w.requires_python, size=w.size)
+    indexes = run.config.indexes()
+    for index_url in indexes:
+        key = (index_url, str(w.project))
+        if key not in run.pages:
+            run.pages[key] = asyncio.ensure_future(
+                project_links(run.client(), index_url, w.project, run.config.retries)
+            )
+        links = await run.pages[key]
+        if w.filename:
+            links = [link for link in links if link.filename == w.filename]
+        link = choose(links, w.hashes, w.tags)
+        if link is not None:
+            return Download(
+                link.filename,
+                strip_credentials(link.url),
+                (link.sha256 or w.sha256).lower(),
+                link.upload_time or w.upload_time,
+                link.requires_python or w.requires_python,
+            )
+    where = ", ".join(redact_url(u) for u in indexes) or "no index configured"
+    raise NetworkError(
+        f"{w.describe}: no file of {w.project}=={w.version} with the locked hashes on {where}"
+    )
+
+
+_CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
+
+
+async def _download(run: _Run, item: Download) -> None:
+    """Fetch one file into place; resume its part, retry, and verify before renaming."""
+    wh = run.wheelhouse
+    for fresh_try in (False, True):
+        with AtomicFile(wh.file(item.filename), part=wh.part(item.filename, item.sha256)) as out:
+            resumed = out.size > 0
+            if fresh_try:
+                out.restart()
+
+            async def attempt(out: AtomicFile = out) -> None:
+                await _stream_into(run, item, out)
+
+            await with_retries(
+                f"downloading {item.filename}", item.url, run.config.retries, attempt
+            )
+            try:
+                # made durable all at once before the index names it (see `sync`)
+                await asyncio.to_thread(out.commit, item.sha256, item.filename, False)
+            except IntegrityError:
+                if resumed and not fresh_try:
+                    log.info("%s: resumed bytes did not verify; downloading afresh", item.filename)
+                    continue
+                raise
+        run.records[item.filename] = record_for(
+            wh.file(item.filename),
+            item.sha256,
+            upload_time=item.upload_time,
+            requires_python=item.requires_python,
+            origin=strip_credentials(item.url),
+        )
+        return
+
+
+async def _stream_into(run: _Run, item: Download, out: AtomicFile) -> None:
+    """One HTTP attempt: ask for the bytes after what `out` holds and append them."""
+    for _ in range(2):
+        headers = {"Accept-Encoding": "identity"}
+        offset = out.size
+        if offset:
+            headers["Range"] = f"bytes={offset}-"
+        async with run.client().stream("GET", item.url, headers=headers) as r:
+            if r.status_code == 416 and offset:
+                out.restart()  # the part is not a prefix of the file: start over
+                continue
+            r.raise_for_status()
+            if r.status_code == 206:
+                m = _CONTENT_RANGE.match(r.headers.get("content-range", ""))
+                if not m or int(m.group(1)) != offset:
+                    out.restart()
+                    continue
+            elif offset:
+                out.restart()  # the server ignored Range and sends the whole file
+            total = r.headers.get("content-length")
+            run.emit(
+                SyncEvent("bytes", item.filename, offset, int(total) + offset if total else None)
+            )
+            # Hash and write off the event loop, a batch at a time, so that the network
+            # reads of the other downloads go on meanwhile (hashlib and write release the GIL).
+            batch = bytearray()
+            try:
+                async for chunk in _body(r):
+                    batch += chunk
+                    if len(batch) >= BATCH:
+                        await _write(run, item, out, bytes(batch))
+                        batch.clear()
+            finally:
+                if batch:  # also when cut off: what arrived is kept for the Range resume
+                    await _write(run, item, out, bytes(batch))
+            return
+    raise NetworkError(f"{item.filename}: the server answers Range requests inconsistently")
+
+
+def _body(r: httpx.Response) -> AsyncIterator[bytes]:
+    """The body as sent (no decoder in the way), unless the server encoded it anyway."""
+    if r.headers.get("content-encoding", "identity").lower() in ("", "identity"):
+        return r.aiter_raw()
+    return r.aiter_bytes()
+
+
+async def _write(run: _Run, item: Download, out: AtomicFile, data: bytes) -> None:
+    await asyncio.to_thread(out.write, data)
+    run.nbytes += len(data)
+    run.emit(SyncEvent("bytes", item.filename, len(data)))
+
+
+class SyncFailed(WheelhouseError):
+    """Some files could not be brought in; every failure is listed."""
+
+    def __init__(self, report: SyncReport) -> None:
+        lines = [f"{len(report.failed)} file(s) failed:"]
+        lines += [f"  {f.message}" for f in report.failed]
+        super().__init__("\n".join(lines))
+        codes = {f.exit_code for f in report.failed}
+        self.exit_code = codes.pop() if len(codes) == 1 else 1
