@@ -9,9 +9,13 @@ the image would start it, with the mounted folder first on the path. Everything 
 
 from __future__ import annotations
 
+import os
 import shutil
+import socket
+import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -111,6 +115,55 @@ def demo() -> None:
         "--env",
         f"AZUREML_EXTRA_PYTHON_LIB_PATH={LIB_PATH}",
     )
+    dynamic_install(app, lock, wheels, env / "bin" / "python")
+
+
+def dynamic_install(app: Path, lock: Path, wheels: Path, python: Path) -> None:
+    """The other way in: the lock as AZUREML_EXTRA_REQUIREMENTS_TXT, pip at start installing
+    it (hashes required) from the mirror served by `wheelhouse serve`, no other index."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "wheelhouse",
+            "serve",
+            "--wheelhouse",
+            str(wheels),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"{url}/health", timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        shutil.copy2(lock, app / "requirements.txt")
+        step(
+            "start it again, installing the lock at start from the served mirror instead",
+            "run",
+            str(app),
+            "--python",
+            str(python),
+            "--index-url",
+            f"{url}/simple",
+            "--env",
+            "AZUREML_EXTRA_REQUIREMENTS_TXT=requirements.txt",
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
 
 
 if __name__ == "__main__":
