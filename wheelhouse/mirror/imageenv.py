@@ -19,6 +19,7 @@ from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel
 
 from wheelhouse.errors import IntegrityError, UsageError, WheelhouseError
 from wheelhouse.files import sha256_file
+from wheelhouse.mirror.compile import interpreter_version
 from wheelhouse.resolver.profile import Profile
 
 log = logging.getLogger("wheelhouse")
@@ -32,21 +33,6 @@ class ImageEnv:
     profile_name: str
     reused: bool
     packages: int
-
-
-def interpreter_version(python: str) -> str:
-    try:
-        out = subprocess.run(
-            [python, "-c", "import platform; print(platform.python_version())"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise UsageError(f"cannot run {python}: {exc}") from exc
-    if out.returncode != 0:
-        raise UsageError(f"cannot run {python}: {out.stderr.strip()}")
-    return out.stdout.strip()
 
 
 def offline_env() -> dict[str, str]:
