@@ -233,6 +233,28 @@ def test_catches_wheel_tags_that_do_not_fit(house: House, tmp_path: Path) -> Non
     )
     out = tmp_path / "out"
     lock = _install(house, [house.add(wheel)], out)
+    # the file name (py3-none-any) decides, as it does for pip and uv: reported, not failed
+    code, report = _verify(out, lock)
+    assert code == 0, _errors(report)
+    assert any(
+        "Tag lines (cp39-cp39-win_amd64) do not" in str(f["message"]) for f in report["findings"]
+    )  # type: ignore[union-attr]
+    # without the manifest's file name, the Tag lines are all there is: they must fit
+    (out / ".wheelhouse-manifest.json").unlink()
     code, report = _verify(out, lock)
     assert code == 1
-    assert _errors(report) == ["gamma 1.0: built for cp39-cp39-win_amd64: none fits the target"]
+    assert "gamma 1.0: built for cp39-cp39-win_amd64: none fits the target" in _errors(report)
+
+
+def test_tags_judged_by_the_wheel_file_name_as_installers_do(house: House, tmp_path: Path) -> None:
+    """xgboost publishes py3-none-manylinux wheels whose WHEEL still says cp39: installers
+    go by the file name, and so must verify."""
+    built = make_wheel(tmp_path / "b", "xgb", "1.6.2", tag="cp39-cp39-manylinux2014_x86_64")
+    renamed = built.with_name("xgb-1.6.2-py3-none-manylinux2014_x86_64.whl")
+    built.rename(renamed)
+    lock = _install(house, [house.add(renamed)], tmp_path / "out")
+    code, report = _verify(tmp_path / "out", lock)
+    assert code == 0, _errors(report)
+    findings = report["findings"]
+    assert isinstance(findings, list)
+    assert any(f["check"] == "tags" and f["severity"] == "info" for f in findings)

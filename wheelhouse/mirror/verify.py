@@ -12,13 +12,18 @@ import csv
 import hashlib
 import posixpath
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from email.parser import HeaderParser
 from pathlib import Path
 from typing import Any, Literal
 
-from packaging.utils import NormalizedName, canonicalize_name
+from packaging.utils import (
+    InvalidWheelFilename,
+    NormalizedName,
+    canonicalize_name,
+    parse_wheel_filename,
+)
 from packaging.version import InvalidVersion, Version
 
 from wheelhouse.errors import UsageError
@@ -133,7 +138,9 @@ def verify_tree(
     findings += _check_records(layout, files, dists)
     findings += _check_lock(dists, lock)
     target = lock.target.as_profile()
-    findings += _check_tags_and_python(dists, lock, target)
+    manifest = read_manifest(root)
+    wheels = {canonicalize_name(d.name): d.wheel for d in manifest.dists} if manifest else {}
+    findings += _check_tags_and_python(dists, lock, target, wheels)
     findings += _check_dependencies(dists, lock, image, target)
     if python:
         findings += _check_imports(python, layout, dists, lock)
@@ -305,11 +312,28 @@ def _check_lock(dists: Sequence[TreeDist], lock: Lock) -> list[Finding]:
     return out
 
 
-def _check_tags_and_python(dists: Sequence[TreeDist], lock: Lock, target: Profile) -> list[Finding]:
+def _check_tags_and_python(
+    dists: Sequence[TreeDist], lock: Lock, target: Profile, wheels: Mapping[NormalizedName, str]
+) -> list[Finding]:
+    """Tags as installers judge them: by the wheel's file name (pip and uv do), falling back
+    to WHEEL's Tag lines; some wheels (xgboost's) rename the file but keep stale Tag lines."""
     wanted = set(lock.target.tags)
     out = []
     for dist in dists:
-        if not dist.tags:
+        filename = wheels.get(dist.name, "")
+        name_tags = _filename_tags(filename)
+        if name_tags and wanted.intersection(name_tags):
+            if dist.tags and not wanted.intersection(dist.tags):
+                out.append(
+                    Finding(
+                        "tags",
+                        "info",
+                        dist.label,
+                        f"{filename} fits the target; its WHEEL Tag lines "
+                        f"({', '.join(dist.tags)}) do not, as installers ignore",
+                    )
+                )
+        elif not dist.tags:
             out.append(Finding("tags", "error", dist.label, "WHEEL has no Tag lines"))
         elif not wanted.intersection(dist.tags):
             out.append(
@@ -317,7 +341,7 @@ def _check_tags_and_python(dists: Sequence[TreeDist], lock: Lock, target: Profil
                     "tags",
                     "error",
                     dist.label,
-                    f"built for {', '.join(dist.tags)}: none fits the target",
+                    f"built for {', '.join(name_tags or dist.tags)}: none fits the target",
                 )
             )
         if not target.accepts_python(dist.requires_python):
@@ -450,3 +474,12 @@ def render_text(report: VerifyReport) -> str:
         else f"FAILED: {errors} problem{'s' if errors != 1 else ''}"
     )
     return "\n".join(lines) + "\n"
+
+
+def _filename_tags(filename: str) -> tuple[str, ...]:
+    if not filename.endswith(".whl"):
+        return ()
+    try:
+        return tuple(str(t) for t in parse_wheel_filename(filename)[3])
+    except (InvalidWheelFilename, InvalidVersion):
+        return ()
