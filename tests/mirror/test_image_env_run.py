@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from wheelhouse.resolver.profile import InstalledDist, bare_profile
 
 SCORE = """
 import json
+import os
 import imagepkg, legacy
 def init():
     global factor
@@ -245,3 +247,25 @@ def test_run_failing_init_shows_traceback_and_path(world, image_python, capsys) 
     assert "score script failed in init()" in err
     assert "ModuleNotFoundError: No module named 'mounted'" in err
     assert "sys.path was:" in err
+
+
+def test_run_with_relative_paths(world, image_python, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(Path(image_python).parent.parent.parent)
+    rel_python = str(Path(image_python).relative_to(Path.cwd()))
+    rel_app = os.path.relpath(world["app"])
+    argv = [
+        "run",
+        rel_app,
+        "--python",
+        rel_python,
+        "--json",
+        "--env",
+        "AZUREML_EXTRA_PYTHON_LIB_PATH=myenv/lib/python3.7/site-packages",
+    ]
+    assert main(argv) == 0, capsys.readouterr().err
+    assert json.loads(capsys.readouterr().out)["result"] == [10, 20]
+
+
+def test_run_with_missing_interpreter(world, capsys) -> None:  # type: ignore[no-untyped-def]
+    assert main(["run", str(world["app"]), "--python", "/nonexistent/python"]) == 2
+    assert "no interpreter at /nonexistent/python" in capsys.readouterr().err

@@ -258,3 +258,12 @@ def test_tags_judged_by_the_wheel_file_name_as_installers_do(house: House, tmp_p
     findings = report["findings"]
     assert isinstance(findings, list)
     assert any(f["check"] == "tags" and f["severity"] == "info" for f in findings)
+
+
+def test_imports_with_relative_folder(
+    built: tuple[Path, Path], python37: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lock, out = built
+    monkeypatch.chdir(out.parent)
+    code, report = _verify(Path(out.name), lock, "--python", python37)
+    assert code == 0, _errors(report)

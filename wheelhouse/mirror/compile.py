@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,19 @@ class CompileResult:
     python: str
     version: str  # "3.7.16"
     warnings: str  # compileall's complaints (files it could not compile)
+
+
+def resolve_interpreter(python: str) -> str:
+    """An interpreter as an absolute path, so it still works from another working folder."""
+    if os.sep in python or (os.altsep and os.altsep in python):
+        path = Path(python).absolute()
+        if not path.exists():
+            raise UsageError(f"no interpreter at {python}")
+        return str(path)
+    found = shutil.which(python)
+    if found is None:
+        raise UsageError(f"no interpreter named {python} on PATH")
+    return found
 
 
 def interpreter_version(python: str) -> str:
@@ -52,6 +66,7 @@ def check_interpreter(python: str, python_minor: str) -> str:
 
 def compile_tree(python: str, python_minor: str, site_packages: Path) -> CompileResult:
     """Compile every module under site_packages with `python -m compileall`."""
+    python = resolve_interpreter(python)
     version = check_interpreter(python, python_minor)
     # Run from inside the folder with "." so no absolute (staging) path is embedded.
     cmd = [

@@ -19,7 +19,7 @@ from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel
 
 from wheelhouse.errors import IntegrityError, UsageError, WheelhouseError
 from wheelhouse.files import sha256_file
-from wheelhouse.mirror.compile import interpreter_version
+from wheelhouse.mirror.compile import interpreter_version, resolve_interpreter
 from wheelhouse.resolver.profile import Profile
 
 log = logging.getLogger("wheelhouse")
@@ -99,6 +99,7 @@ def _norm(version: str) -> str:
 
 def build_image_env(profile: Profile, python: str, wheelhouse: Path, out: Path) -> ImageEnv:
     """Create (or reuse) the stand-in environment at `out`."""
+    python = resolve_interpreter(python)
     version = interpreter_version(python)
     if ".".join(version.split(".")[:2]) != profile.python_minor:
         raise UsageError(

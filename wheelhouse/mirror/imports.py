@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wheelhouse.errors import UsageError
+from wheelhouse.mirror.compile import resolve_interpreter
 
 _MARK = "@@wheelhouse-imports@@"
 _SCRIPT = f"""
@@ -73,6 +74,8 @@ def import_modules(
     python: str, site_packages: Path, modules: Sequence[str], timeout: float = 600
 ) -> ImportRun:
     """Import each module in one fresh interpreter; a failure does not stop the others."""
+    python = resolve_interpreter(python)
+    site_packages = site_packages.absolute()
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
         [str(site_packages)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from wheelhouse.errors import UsageError
+from wheelhouse.mirror.compile import resolve_interpreter
 from wheelhouse.mirror.imageenv import offline_env
 
 EXIT_LIB_MISSING = 97
@@ -78,6 +79,8 @@ def run_score(
     find_links: tuple[str, ...] = (),
 ) -> RunResult:
     """Start the score script as the image would; never raises for the script's failures."""
+    python = resolve_interpreter(python)
+    app_root = app_root.absolute()
     entry_rel = env.get("AZUREML_ENTRY_SCRIPT", "score.py")
     entry = app_root / entry_rel
     folder = entry.parent
