@@ -318,3 +318,11 @@ def test_offline_lock_from_cache(tmp_path: Path, index: SimpleIndex, serve) -> N
     code, out = lock_cli(tmp_path, f"{url}/simple", "--python-version", "3.7", "alpha", "--offline")
     assert code == 0
     assert out.read_text() == first
+
+
+def test_offline_with_empty_cache_asks_nothing(tmp_path: Path, upstream, capsys) -> None:  # type: ignore[no-untyped-def]
+    url, state = upstream
+    code, out = lock_cli(tmp_path, url, "--python-version", "3.7", "alpha", "--offline")
+    assert code == 4
+    assert "offline:" in capsys.readouterr().err
+    assert state.requests == [] and not out.exists()

@@ -324,6 +324,11 @@ class IndexReader:
         cached = self.cache.get_page(url)
         if cached is not None and (self.offline or cached.fresh()):
             return cached if cached.body else None
+        if self.offline:
+            raise NetworkError(
+                f"offline: {redact_url(url)} is not in the cache "
+                "(lock once with the index reachable)"
+            )
         headers = {"Accept": ACCEPT}
         if cached is not None:
             if cached.etag:

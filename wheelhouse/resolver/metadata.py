@@ -118,10 +118,13 @@ def _check(data: bytes, expected: dict[str, str] | None, what: str) -> None:
 class MetadataFetcher:
     """Fetches metadata of DistFiles through the shared client and cache."""
 
-    def __init__(self, client: httpx.AsyncClient, cache: Cache, retries: int = 5) -> None:
+    def __init__(
+        self, client: httpx.AsyncClient, cache: Cache, retries: int = 5, offline: bool = False
+    ) -> None:
         self.client = client
         self.cache = cache
         self.retries = retries
+        self.offline = offline
         self.stats = {"pep658": 0, "range": 0, "whole": 0, "cached": 0, "local": 0}
 
     def _key(self, f: DistFile) -> str:
@@ -142,6 +145,11 @@ class MetadataFetcher:
 
     async def _fetch_bytes(self, f: DistFile) -> bytes:
         path = local_path(f.url)
+        if path is None and self.offline:
+            raise NetworkError(
+                f"offline: the metadata of {f.filename} is not in the cache "
+                "(lock once with the index reachable)"
+            )
         if path is not None:
             self.stats["local"] += 1
             meta_path = path.with_name(path.name + ".metadata")

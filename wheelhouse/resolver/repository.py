@@ -70,7 +70,7 @@ class IndexRepository:
             retries=config.retries,
             offline=offline,
         )
-        self.fetcher = MetadataFetcher(self._client, cache, retries=config.retries)
+        self.fetcher = MetadataFetcher(self._client, cache, retries=config.retries, offline=offline)
         self._meta: dict[str, asyncio.Task[CoreMetadata]] = {}
 
     async def _make_client(self, transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
