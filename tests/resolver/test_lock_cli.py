@@ -326,3 +326,47 @@ def test_offline_with_empty_cache_asks_nothing(tmp_path: Path, upstream, capsys)
     assert code == 4
     assert "offline:" in capsys.readouterr().err
     assert state.requests == [] and not out.exists()
+
+
+def test_hand_edited_lock_is_rewritten(tmp_path: Path, upstream, capsys) -> None:  # type: ignore[no-untyped-def]
+    url, _ = upstream
+    assert lock_cli(tmp_path, url, "--python-version", "3.7", "alpha")[0] == 0
+    out = tmp_path / "requirements.lock"
+    good = out.read_text()
+    out.write_text(good + "garbage==1.0\n")
+    assert lock_cli(tmp_path, url, "--python-version", "3.7", "alpha")[0] == 0
+    assert "up to date" not in capsys.readouterr().out
+    assert out.read_text() == good
+
+
+def test_locks_that_disagree_are_refused(tmp_path: Path, upstream, capsys) -> None:  # type: ignore[no-untyped-def]
+    url, _ = upstream
+    assert lock_cli(tmp_path, url, "--python-version", "3.7", "alpha")[0] == 0
+    out = tmp_path / "requirements.lock"
+    out.write_text(out.read_text().replace("alpha==1.0", "alpha==1.1"))
+    with pytest.raises(Exception, match="disagree on what they pin"):
+        load_lock(out)
+
+
+def test_output_that_is_a_folder_writes_nothing(tmp_path: Path, upstream, capsys) -> None:  # type: ignore[no-untyped-def]
+    url, _ = upstream
+    (tmp_path / "pdir").mkdir()
+    out = tmp_path / "pair.lock"
+    out.write_text("old\n")
+    code = main(
+        [
+            "lock",
+            "-i",
+            url,
+            "-o",
+            str(out),
+            "--pylock",
+            str(tmp_path / "pdir"),
+            "--python-version",
+            "3.7",
+            "alpha",
+        ]
+    )
+    assert code == 2
+    assert "is a folder" in capsys.readouterr().err
+    assert out.read_text() == "old\n"

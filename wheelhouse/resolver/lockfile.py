@@ -448,8 +448,26 @@ def load_lock(path: Path) -> Lock:
     if sibling.is_file():
         full = parse_pylock(sibling.read_text(encoding="utf-8"), str(sibling))
         if full.input_digest and full.input_digest == lock.input_digest:
+            if _pinned(full) != _pinned(lock):
+                raise UsageError(
+                    f"{path} and {sibling} disagree on what they pin (was one edited by "
+                    "hand?); run wheelhouse lock again to rewrite both"
+                )
             return full
     return lock
+
+
+def _pinned(lock: Lock) -> set[tuple[str, str, str, frozenset[str]]]:
+    """What a lock makes pip install: name, version, source and the allowed hashes."""
+    return {
+        (
+            p.name,
+            p.version,
+            p.source if p.source == "image" else "install",
+            frozenset(f.sha256 for f in p.files),
+        )
+        for p in lock.pins
+    }
 
 
 def wheel_fits(filename: str, tags: Sequence[str]) -> bool:

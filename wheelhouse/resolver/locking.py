@@ -21,6 +21,7 @@ from wheelhouse.resolver.lockfile import (
     LockedFile,
     LockTarget,
     Pin,
+    parse_pylock,
     pylock_path_for,
     render_pylock,
     render_requirements,
@@ -98,7 +99,14 @@ def lock(
         request.requirement_files, request.requirements, profile, config.constraints
     )
     digest = input_digest(reqs, profile, config, request.exclude_newer)
-    if _existing_digest(request.output) == digest and _existing_pylock_digest(pylock) == digest:
+    for path in (request.output, pylock):
+        if path.is_dir():
+            raise UsageError(f"{path} is a folder: the lock files are written to file names")
+    if (
+        _existing_digest(request.output) == digest
+        and _existing_pylock_digest(pylock) == digest
+        and _files_intact(request.output, pylock)
+    ):
         return LockOutcome(None, False, request.output, pylock, time.perf_counter() - started)
     # Only now the network side: an unchanged lock never pays for importing it.
     from wheelhouse.resolver.cache import Cache
@@ -120,6 +128,17 @@ def lock(
         repo.close()
     write_lock_files(result, request.output, pylock)
     return LockOutcome(result, True, request.output, pylock, time.perf_counter() - started, stats)
+
+
+def _files_intact(output: Path, pylock: Path) -> bool:
+    """True if both files are exactly what wheelhouse wrote (no hand edits since)."""
+    try:
+        lock_text = output.read_text(encoding="utf-8")
+        pylock_text = pylock.read_text(encoding="utf-8")
+        parsed = parse_pylock(pylock_text, str(pylock))
+    except (OSError, UsageError):
+        return False
+    return render_pylock(parsed) == pylock_text and render_requirements(parsed) == lock_text
 
 
 def _existing_pylock_digest(path: Path) -> str | None:
