@@ -140,3 +140,14 @@ def test_compiled_trees_pack_identically(
         artifacts.append(tmp_path / f"{name}.tar.gz")
         assert main(["pack", str(out), "-o", str(artifacts[-1])]) == 0
     assert artifacts[0].read_bytes() == artifacts[1].read_bytes()
+
+
+def test_pack_refuses_a_folder_or_itself_as_output(tmp_path: Path) -> None:
+    from wheelhouse.cli import main
+
+    out = tmp_path / "t"
+    (out).mkdir()
+    (tmp_path / "dir").mkdir()
+    assert main(["pack", str(out), "-o", str(tmp_path / "dir")]) == 2
+    assert main(["pack", str(out), "-o", str(out / "self.tar.gz")]) == 2
+    assert not (out / "self.tar.gz").exists()

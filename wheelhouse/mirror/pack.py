@@ -41,6 +41,11 @@ def source_date_epoch() -> int:
 def pack_tree(root: Path, output: Path, mtime: int | None = None) -> PackResult:
     """Write root (checked against its manifest first) as a reproducible tar.gz."""
     root = Path(root)
+    output = Path(output)
+    if output.is_dir():
+        raise UsageError(f"{output} is a folder: -o names the archive file to write")
+    if root.resolve() in output.absolute().resolve().parents:
+        raise UsageError(f"{output} is inside {root}: the archive cannot be part of itself")
     manifest = read_manifest(root)
     if manifest is None:
         raise UsageError(f"{root} has no {MANIFEST_NAME}: make it with `wheelhouse install`")
