@@ -16,7 +16,7 @@ import httpx
 from packaging.utils import NormalizedName
 
 from wheelhouse.resolver.cache import Cache
-from wheelhouse.resolver.http import make_client
+from wheelhouse.resolver.http import make_client, redact_url
 from wheelhouse.resolver.index import DistFile, IndexReader
 from wheelhouse.resolver.metadata import CoreMetadata, MetadataFetcher
 from wheelhouse.resolver.pipconfig import IndexConfig
@@ -86,6 +86,9 @@ class IndexRepository:
     def exists(self, name: NormalizedName) -> bool:
         self.files(name)
         return name not in self.reader.missing
+
+    def sources(self) -> list[str]:
+        return [redact_url(u) for u in [*self.reader.indexes, *self.reader.find_links]]
 
     def prefetch(
         self,

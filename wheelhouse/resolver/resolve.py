@@ -41,6 +41,10 @@ class Repository(Protocol):
 
     def exists(self, name: NormalizedName) -> bool: ...
 
+    def sources(self) -> list[str]:
+        """Where packages were looked for, for messages (no credentials)."""
+        ...
+
     def prefetch(
         self,
         names: Iterable[NormalizedName],
@@ -105,7 +109,7 @@ class Filtered:
 
     candidates: dict[Version, list[DistFile]] = field(default_factory=dict)
     no_wheel: dict[Version, bool] = field(default_factory=dict)  # version -> has sdist
-    wrong_python: set[Version] = field(default_factory=set)
+    wrong_python: dict[Version, str] = field(default_factory=dict)  # -> a Requires-Python
     too_new: set[Version] = field(default_factory=set)
     no_time: int = 0
     yanked: set[Version] = field(default_factory=set)
@@ -136,7 +140,7 @@ def filter_files(
                 out.yanked.add(version)
                 continue
             if not profile.accepts_python(f.requires_python):
-                out.wrong_python.add(version)
+                out.wrong_python.setdefault(version, f.requires_python or "")
                 continue
             usable.append(f)
         wheels = sorted(
@@ -493,9 +497,10 @@ def explain_no_candidates(name: NormalizedName, spec: SpecifierSet, provider: Pr
     if not files:
         if image is not None:
             return ""
+        searched = ", ".join(repo.sources()) or "no index or find-links at all"
         if not repo.exists(name):
-            return f"no project named {name!r} on the configured indexes"
-        return f"{name} has no files on the configured indexes"
+            return f"no project named {name!r} (searched: {searched})"
+        return f"{name} has no files (searched: {searched})"
     filtered = filter_files(
         files,
         provider.profile,
@@ -516,6 +521,12 @@ def explain_no_candidates(name: NormalizedName, spec: SpecifierSet, provider: Pr
     else:
         top = wanted[0]
         reason = []
+        if top in filtered.wrong_python:
+            # the most common reason by far (numpy 2 on Python 3.7): say it first
+            reason.append(
+                f"requires Python {filtered.wrong_python[top]} "
+                f"(the target has {provider.profile.python_version})"
+            )
         if top in filtered.no_wheel:
             reason.append(
                 f"no wheel for the target's tags (looked for "
@@ -525,11 +536,7 @@ def explain_no_candidates(name: NormalizedName, spec: SpecifierSet, provider: Pr
             reason.append(
                 "an sdist exists but wheelhouse locks wheels only"
                 if filtered.no_wheel[top]
-                else "and no sdist either"
-            )
-        if top in filtered.wrong_python:
-            reason.append(
-                f"its files require a Python other than {provider.profile.python_version}"
+                else "and no sdist for it either"
             )
         if top in filtered.too_new:
             reason.append(f"uploaded after --exclude-newer {provider.options.exclude_newer}")
