@@ -45,3 +45,17 @@ def test_windows_markers() -> None:
     p = bare_profile("3.11", "win_amd64")
     assert p.markers["sys_platform"] == "win32"
     assert p.markers["platform_machine"] == "AMD64"
+
+
+def test_python2_and_eol_patch_table() -> None:
+    with pytest.raises(UsageError, match="3.6 or newer"):
+        full_python_version("2.7")
+    assert full_python_version("3.8") == ("3.8.20", True)
+    assert full_python_version("3.12") == ("3.12.99", True)  # still released: above any real
+
+
+def test_malformed_profile_names_the_field() -> None:
+    data = bare_profile("3.7.16", "manylinux2014_x86_64").to_dict()
+    del data["implementation"]
+    with pytest.raises(UsageError, match="no 'implementation' field"):
+        Profile.from_dict(data)

@@ -370,3 +370,18 @@ def test_output_that_is_a_folder_writes_nothing(tmp_path: Path, upstream, capsys
     assert code == 2
     assert "is a folder" in capsys.readouterr().err
     assert out.read_text() == "old\n"
+
+
+def test_target_flags_without_a_bare_target_are_refused(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    assert main(["lock", "--abi", "cp37", "alpha", "-o", str(tmp_path / "x.lock")]) == 2
+    assert "--abi and --implementation describe a bare target" in capsys.readouterr().err
+
+
+def test_editable_requirement_is_explained(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    req = tmp_path / "requirements.in"
+    req.write_text("-e .\n")
+    assert (
+        main(["lock", "-r", str(req), "--python-version", "3.7", "-o", str(tmp_path / "x.lock")])
+        == 2
+    )
+    assert "requirements.in:1: editable requirements" in capsys.readouterr().err

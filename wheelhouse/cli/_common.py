@@ -54,6 +54,11 @@ def target_profile(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from wheelhouse.resolver.profile import bare_profile, load_profile
 
     bare = args.python_version or args.platform
+    if not bare and (args.abi or args.implementation != "cp"):
+        raise UsageError(
+            "--abi and --implementation describe a bare target: give them with "
+            "--python-version and/or --platform"
+        )
     if bare and getattr(args, "image", None):
         raise UsageError("give either --image or --python-version/--platform, not both")
     if bare:

@@ -30,13 +30,19 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from wheelhouse.errors import UsageError
-    from wheelhouse.mirror.serve import ServeConfig, parse_basic_auth, run_server
+    from wheelhouse.mirror.serve import (
+        ServeConfig,
+        check_can_listen,
+        parse_basic_auth,
+        run_server,
+    )
 
     root: Path = args.wheelhouse
     if not (root / "simple").is_dir():
         raise UsageError(f"{root} has no simple/ index: run `wheelhouse sync` into it first")
     token = args.token or (None if args.basic_auth else os.environ.get(TOKEN_ENV) or None)
     basic = parse_basic_auth(args.basic_auth) if args.basic_auth else None
+    check_can_listen(args.host, args.port)
     log.info(
         "serving %s on http://%s:%d/simple/%s",
         root,

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from wheelhouse.errors import UsageError
 from wheelhouse.mirror.catalog import FileRecord, load_manifest, save_manifest, verified
 from wheelhouse.mirror.index import write_index
 from wheelhouse.mirror.layout import METADATA_SUFFIX, Wheelhouse, writer_lock
@@ -40,6 +41,10 @@ def referenced(wanted: Sequence[Wanted], records: dict[str, FileRecord]) -> set[
 def prune(wheelhouse_dir: Path, keep: Sequence[Path], *, dry_run: bool = False) -> PruneReport:
     wanted = load_wanted(keep)
     wh = Wheelhouse(Path(wheelhouse_dir))
+    if not wh.files.is_dir():
+        raise UsageError(
+            f"{wheelhouse_dir} is not a wheelhouse (no files/ folder): nothing to prune"
+        )
     with writer_lock(wh):
         records = load_manifest(wh)
         present = wh.distribution_files()

@@ -24,6 +24,7 @@ from urllib.parse import parse_qs, quote
 
 from packaging.utils import canonicalize_name
 
+from wheelhouse.errors import UsageError
 from wheelhouse.mirror.layout import Wheelhouse
 from wheelhouse.mirror.protocol import etag_matches, negotiate, parse_range
 
@@ -377,6 +378,23 @@ def app_from_env() -> MirrorApp:
             basic_auth=parse_basic_auth(basic) if basic else None,
         )
     )
+
+
+def check_can_listen(host: str, port: int) -> None:
+    """Fail with a clear message before anything is announced if the address is taken."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    family, kind, proto, _, addr = infos[0]
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(addr)
+        except OSError as exc:
+            raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
 
 
 def run_server(

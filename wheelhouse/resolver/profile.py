@@ -28,13 +28,12 @@ from wheelhouse.errors import UsageError
 PROFILE_FORMAT = 1
 DEFAULT_PROFILE = "azureml-sklearn-0.24.1-py37-cpu"
 
-# The newest patch release of each minor version, so that a bare "3.7" keeps packages
-# that need e.g. ">=3.7.1". Minor versions still being released use a patch number that
-# no release will reach soon; the lock header states which full version was assumed.
-NEWEST_PATCH = {
-    (3, 6): 15, (3, 7): 17, (3, 8): 20, (3, 9): 25, (3, 10): 19,
-    (3, 11): 14, (3, 12): 12, (3, 13): 9, (3, 14): 0,
-}  # fmt: skip
+# A bare "3.X" means the newest 3.X release, so that packages needing e.g. ">=3.7.1" are
+# kept. Minor versions that reached their end of life have a last release; for those still
+# released the patch is taken as .99 (above any real one); the lock header says which.
+LAST_PATCH = {(3, 6): 15, (3, 7): 17, (3, 8): 20, (3, 9): 25}
+STILL_RELEASED_PATCH = 99
+OLDEST_TARGET = (3, 6)
 
 _LEGACY_MANYLINUX = {17: "manylinux2014", 12: "manylinux2010", 5: "manylinux1"}
 _MANYLINUX_RE = re.compile(r"^manylinux_(\d+)_(\d+)_(\w+)$")
@@ -188,8 +187,10 @@ class Profile:
                 installed_requirements_known=bool(data.get("installed_requirements_known", True)),
                 extra=dict(data.get("extra", {})),
             )
-        except (KeyError, TypeError, AttributeError, InvalidVersion) as exc:
-            raise UsageError(f"malformed profile: {exc!r}") from exc
+        except KeyError as exc:
+            raise UsageError(f"malformed profile: no {exc.args[0]!r} field") from exc
+        except (TypeError, AttributeError, InvalidVersion) as exc:
+            raise UsageError(f"malformed profile: {exc}") from exc
 
     def digest(self) -> str:
         canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
@@ -218,11 +219,13 @@ def full_python_version(text: str) -> tuple[str, bool]:
         v = Version(text)
     except InvalidVersion as exc:
         raise UsageError(f"invalid Python version {text!r}") from exc
+    if (v.major, v.minor) < OLDEST_TARGET:
+        raise UsageError(f"Python {text} is not a target wheelhouse supports (3.6 or newer)")
     if len(v.release) >= 3:
         return text, False
     if len(v.release) != 2:
         raise UsageError(f"give a Python version as X.Y or X.Y.Z, not {text!r}")
-    patch = NEWEST_PATCH.get((v.major, v.minor), 99)
+    patch = LAST_PATCH.get((v.major, v.minor), STILL_RELEASED_PATCH)
     return f"{v.major}.{v.minor}.{patch}", True
 
 

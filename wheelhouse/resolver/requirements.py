@@ -115,11 +115,15 @@ def read_requirements(
                 nested = path.parent / m.group(2)
                 read_file(nested, constraint or m.group(1) in ("-c", "--constraint"), f"{source}: ")
                 continue
+            if line.startswith(("-e", "--editable")):
+                raise UsageError(
+                    f"{source}: editable requirements ({line!r}) cannot be "
+                    "locked for another machine; build a wheel and name it"
+                )
             if line.startswith("-"):
                 raise UsageError(
-                    f"{source}: option {line.split()[0]!r} is not supported in "
-                    "requirements files; pass index options on the command line "
-                    "or in pip's configuration"
+                    f"{source}: option {line.split()[0]!r} is not supported in requirements "
+                    "files; pass index options on the command line or in pip's configuration"
                 )
             add(line, source, constraint)
 
