@@ -48,7 +48,7 @@ def test_windows_markers() -> None:
 
 
 def test_python2_and_eol_patch_table() -> None:
-    with pytest.raises(UsageError, match="3.6 or newer"):
+    with pytest.raises(UsageError, match=r"3\.6 or newer"):
         full_python_version("2.7")
     assert full_python_version("3.8") == ("3.8.20", True)
     assert full_python_version("3.12") == ("3.12.99", True)  # still released: above any real
