@@ -267,3 +267,48 @@ def test_imports_with_relative_folder(
     monkeypatch.chdir(out.parent)
     code, report = _verify(Path(out.name), lock, "--python", python37)
     assert code == 0, _errors(report)
+
+
+def test_a_consistent_tamper_is_caught_against_the_wheelhouse(
+    built: tuple[Path, Path], house: House
+) -> None:
+    """Someone edits a module and rewrites its RECORD row and the manifest to match: only
+    the locked wheel itself can tell."""
+    import base64
+    import csv
+    import hashlib
+    import io
+
+    lock, out = built
+    code, report = _verify(out, lock, "--wheelhouse", str(house.root))
+    assert code == 0, _errors(report)  # an untouched tree matches its wheels
+    target = out / SITE / "alpha" / "__init__.py"
+    data = b"import os; os.system('echo owned')\n"
+    target.write_bytes(data)
+    digest = hashlib.sha256(data).digest()
+    record = out / SITE / "alpha-1.0.dist-info" / "RECORD"
+    rows = list(csv.reader(record.read_text().splitlines()))
+    for row in rows:
+        if row[0] == "alpha/__init__.py":
+            row[1] = "sha256=" + base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+            row[2] = str(len(data))
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(rows)
+    record.write_text(buf.getvalue())
+    manifest_path = out / ".wheelhouse-manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    rec_bytes = record.read_bytes()
+    for f in manifest["files"]:
+        if f["path"] == f"{SITE}/alpha/__init__.py":
+            f.update(sha256=hashlib.sha256(data).hexdigest(), size=len(data))
+        if f["path"] == f"{SITE}/alpha-1.0.dist-info/RECORD":
+            f.update(sha256=hashlib.sha256(rec_bytes).hexdigest(), size=len(rec_bytes))
+    manifest_path.write_text(json.dumps(manifest))
+
+    code, report = _verify(out, lock)
+    assert code == 0  # RECORD and manifest agree with the tree: nothing else to compare with
+    code, report = _verify(out, lock, "--wheelhouse", str(house.root))
+    assert code == 1
+    assert "alpha 1.0: alpha/__init__.py: differs from the locked wheel" in " ".join(
+        _errors(report)
+    )

@@ -25,6 +25,13 @@ def register(sub: Any) -> None:
         "the built-in profile the lock was made for, when it is one)",
     )
     p.add_argument("--python", help="the target's interpreter, to import every module")
+    p.add_argument(
+        "--wheelhouse",
+        type=Path,
+        metavar="DIR",
+        help="also compare every installed file with the locked wheel in DIR "
+        "(catches a tamper that rewrote RECORD and the manifest too)",
+    )
     p.add_argument("--json", action="store_true", help="the report as JSON (for CI)")
     p.set_defaults(func=run)
 
@@ -40,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         if args.image
         else builtin_profile_matching(lock.target.profile_name, lock.target.profile_digest)
     )
-    report = verify(args.artifact, lock, image, args.python)
+    report = verify(args.artifact, lock, image, args.python, args.wheelhouse)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
     else:

@@ -12,6 +12,7 @@ import csv
 import hashlib
 import posixpath
 import tempfile
+import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from email.parser import HeaderParser
@@ -27,11 +28,13 @@ from packaging.utils import (
 from packaging.version import InvalidVersion, Version
 
 from wheelhouse.errors import UsageError
+from wheelhouse.files import sha256_file
 from wheelhouse.mirror.deps import DistRequires, check_requirements
 from wheelhouse.mirror.destination import TargetLayout
 from wheelhouse.mirror.imports import import_modules, top_level_modules
 from wheelhouse.mirror.manifest import (
     MANIFEST_NAME,
+    Manifest,
     ManifestFile,
     compare_tree,
     read_manifest,
@@ -108,20 +111,30 @@ def verify(
     lock: Lock,
     image: Profile | None = None,
     python: str | None = None,
+    wheelhouse: Path | None = None,
 ) -> VerifyReport:
-    """Verify a folder made by install, or a packed artifact (unpacked safely first)."""
+    """Verify a folder made by install, or a packed artifact (unpacked safely first).
+
+    With `wheelhouse`, every installed file is also compared with the locked wheel it came
+    from, so a tamper that also rewrote RECORD and the manifest is caught.
+    """
     path = Path(path)
     if path.is_file():
         with tempfile.TemporaryDirectory(prefix="wheelhouse-verify-") as tmp:
             root = unpack_artifact(path, Path(tmp) / "tree")
-            return verify_tree(root, lock, image, python, label=str(path))
+            return verify_tree(root, lock, image, python, label=str(path), wheelhouse=wheelhouse)
     if not path.is_dir():
         raise UsageError(f"{path} is neither a folder nor an artifact file")
-    return verify_tree(path, lock, image, python, label=str(path))
+    return verify_tree(path, lock, image, python, label=str(path), wheelhouse=wheelhouse)
 
 
 def verify_tree(
-    root: Path, lock: Lock, image: Profile | None, python: str | None, label: str
+    root: Path,
+    lock: Lock,
+    image: Profile | None,
+    python: str | None,
+    label: str,
+    wheelhouse: Path | None = None,
 ) -> VerifyReport:
     layout = TargetLayout(root, lock.target.python_minor)
     findings: list[Finding] = []
@@ -142,6 +155,8 @@ def verify_tree(
     wheels = {canonicalize_name(d.name): d.wheel for d in manifest.dists} if manifest else {}
     findings += _check_tags_and_python(dists, lock, target, wheels)
     findings += _check_dependencies(dists, lock, image, target)
+    if wheelhouse is not None:
+        findings += _check_against_wheels(layout, manifest, wheelhouse)
     if python:
         findings += _check_imports(python, layout, dists, lock)
     return VerifyReport(
@@ -483,3 +498,76 @@ def _filename_tags(filename: str) -> tuple[str, ...]:
         return tuple(str(t) for t in parse_wheel_filename(filename)[3])
     except (InvalidWheelFilename, InvalidVersion):
         return ()
+
+
+def _check_against_wheels(
+    layout: TargetLayout, manifest: Manifest | None, wheelhouse: Path
+) -> list[Finding]:
+    """Every installed file against the RECORD of the locked wheel it was installed from."""
+    if manifest is None:
+        return [Finding("wheels", "error", MANIFEST_NAME, "missing: cannot tell the wheels")]
+    out: list[Finding] = []
+    checked = 0
+    for d in manifest.dists:
+        label = f"{d.name} {d.version}"
+        wheel = Path(wheelhouse) / "files" / d.wheel
+        if not wheel.is_file():
+            out.append(Finding("wheels", "error", label, f"{d.wheel} is not in {wheelhouse}"))
+            continue
+        if sha256_file(wheel) != d.sha256:
+            out.append(
+                Finding(
+                    "wheels",
+                    "error",
+                    label,
+                    f"{d.wheel} in the wheelhouse is not the file that was installed",
+                )
+            )
+            continue
+        for rel, digest in _wheel_record(wheel):
+            target = _installed_path(layout, rel)
+            if target is None:
+                continue
+            checked += 1
+            if not target.is_file():
+                out.append(Finding("wheels", "error", label, f"{rel}: missing"))
+            elif _record_digest(target, digest.split("=", 1)[0]) != digest:
+                out.append(
+                    Finding(
+                        "wheels", "error", label, f"{rel}: differs from the locked wheel {d.wheel}"
+                    )
+                )
+    out.append(
+        Finding("wheels", "info", "wheelhouse", f"{checked} files compared with the locked wheels")
+    )
+    return out
+
+
+def _wheel_record(wheel: Path) -> list[tuple[str, str]]:
+    """(path, algorithm=digest) of every hashed RECORD row of a wheel."""
+    with zipfile.ZipFile(wheel) as zf:
+        names = [n for n in zf.namelist() if n.count("/") == 1 and n.endswith(".dist-info/RECORD")]
+        if not names:
+            return []
+        text = zf.read(names[0]).decode("utf-8")
+    return [(row[0], row[1]) for row in csv.reader(text.splitlines()) if len(row) > 1 and row[1]]
+
+
+def _installed_path(layout: TargetLayout, rel: str) -> Path | None:
+    """Where install put a wheel member; None for members install rewrites (scripts)."""
+    first, _, rest = rel.partition("/")
+    if first.endswith(".data") and rest:
+        scheme, _, inner = rest.partition("/")
+        if scheme == "scripts":
+            return None  # shebangs are rewritten for the target's interpreter
+        base = layout.scheme_dict().get(scheme)
+        return Path(base) / inner if base else None
+    return layout.site_packages / rel
+
+
+def _record_digest(path: Path, algorithm: str) -> str:
+    h = hashlib.new(algorithm)
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            h.update(block)
+    return f"{algorithm}=" + base64.urlsafe_b64encode(h.digest()).rstrip(b"=").decode()
