@@ -105,6 +105,8 @@ def demo() -> None:
         str(lock),
         "--python",
         str(env / "bin" / "python"),
+        "--wheelhouse",
+        str(wheels),
     )
     step(
         "start the score script as the image would, with the folder mounted",
