@@ -70,6 +70,7 @@ def test_negotiate(accept: str | None, fmt: str | None, expected: str | None) ->
         ("bytes=-0", 10, False),
         ("bytes=0-1,3-4", 10, None),
         ("items=0-1", 10, None),
+        ("bytes=5-2", 10, None),  # invalid (last < first): ignored, whole file
     ],
 )
 def test_parse_range(header: str | None, size: int, expected: object) -> None:

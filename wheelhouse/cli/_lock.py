@@ -33,7 +33,13 @@ def register(sub: Any) -> None:
         metavar="FILE",
         help="requirements file (repeatable)",
     )
-    p.add_argument("-o", "--output", type=Path, default=Path("requirements.lock"))
+    p.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=Path("requirements.lock"),
+        help="the requirements lock to write (default: requirements.lock)",
+    )
     p.add_argument(
         "--pylock", type=Path, help="where to write the PEP 751 lock (default: beside --output)"
     )

@@ -10,6 +10,7 @@ from typing import Any
 
 log = logging.getLogger("wheelhouse")
 TOKEN_ENV = "WHEELHOUSE_SERVE_TOKEN"  # = wheelhouse.mirror.serve.ENV_TOKEN
+BASIC_ENV = "WHEELHOUSE_SERVE_BASIC_AUTH"  # USER:PASSWORD, kept out of `ps`
 
 
 def register(sub: Any) -> None:
@@ -24,7 +25,11 @@ def register(sub: Any) -> None:
     auth.add_argument(
         "--token", help=f"require this token (Bearer, or as any user's password); or ${TOKEN_ENV}"
     )
-    auth.add_argument("--basic-auth", metavar="USER:PASSWORD", help="require Basic auth")
+    auth.add_argument(
+        "--basic-auth",
+        metavar="USER:PASSWORD",
+        help=f"require Basic auth; or ${BASIC_ENV} (not visible to ps)",
+    )
     p.set_defaults(func=run)
 
 
@@ -40,8 +45,9 @@ def run(args: argparse.Namespace) -> int:
     root: Path = args.wheelhouse
     if not (root / "simple").is_dir():
         raise UsageError(f"{root} has no simple/ index: run `wheelhouse sync` into it first")
-    token = args.token or (None if args.basic_auth else os.environ.get(TOKEN_ENV) or None)
-    basic = parse_basic_auth(args.basic_auth) if args.basic_auth else None
+    basic_text = args.basic_auth or (None if args.token else os.environ.get(BASIC_ENV) or None)
+    token = args.token or (None if basic_text else os.environ.get(TOKEN_ENV) or None)
+    basic = parse_basic_auth(basic_text) if basic_text else None
     check_can_listen(args.host, args.port)
     log.info(
         "serving %s on http://%s:%d/simple/%s",

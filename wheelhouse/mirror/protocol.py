@@ -59,8 +59,10 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | bool | None:
         n = int(m.group(2))
         return (max(size - n, 0), size - 1) if n and size else False
     start = int(m.group(1))
+    if m.group(2) and int(m.group(2)) < start:
+        return None  # "5-2" is not a valid range: RFC 9110 says ignore the header
     end = min(int(m.group(2)), size - 1) if m.group(2) else size - 1
-    if start >= size or end < start:
+    if start >= size:
         return False
     return start, end
 
