@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
@@ -129,6 +130,35 @@ def atomic_write(dest: Path, data: bytes | str, mode: int = 0o644) -> Path:
         return f.commit()
 
 
+def atomic_write_many(items: Sequence[tuple[Path, bytes]], mode: int = 0o644) -> None:
+    """`atomic_write` for many files at once, renamed in the order given.
+
+    Everything is written aside first and made durable together (fsyncs in parallel share
+    the file system's journal commits), then each file is renamed into place in order, then
+    the directories holding them are synced: a reader never sees a file before the files it
+    was listed after, nor a renamed file whose bytes are not on disk. One fsync each, one
+    at a time, cost ~1 ms per file (an index of a hundred projects writes 200 pages).
+    """
+    temps: list[Path] = []
+    renamed = 0
+    try:
+        for dest, data in items:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+            temps.append(Path(name))
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.chmod(name, mode)
+        fsync_paths(temps, [])
+        for (dest, _), tmp in zip(items, temps):
+            os.replace(tmp, dest)
+            renamed += 1
+        fsync_paths([], sorted({dest.parent for dest, _ in items}))
+    finally:
+        for tmp in temps[renamed:]:
+            tmp.unlink(missing_ok=True)
+
+
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -148,6 +178,10 @@ def fsync_paths(paths: list[Path], directories: list[Path]) -> None:
         finally:
             os.close(fd)
 
+    if len(paths) + len(directories) <= 1:
+        for path in (*paths, *directories):
+            one(path)
+        return
     with ThreadPoolExecutor(max_workers=8) as pool:
         list(pool.map(one, paths))
         list(pool.map(one, directories))

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Generator
 from typing import TypeVar
 from urllib.parse import urlsplit
 
+import httpcore
 import httpx
 
 from wheelhouse import __version__
@@ -29,6 +30,13 @@ log = logging.getLogger("wheelhouse")
 T = TypeVar("T")
 RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 USER_AGENT = f"wheelhouse/{__version__}"
+READ_BYTES = 1 << 20
+
+# httpcore reads an HTTP/1.1 response 64 KB at a time, each read one trip through h11, anyio
+# and the event loop: on a fast link that per-read cost, not the bytes, bounds a download.
+# 1 MB reads (one buffer per open connection) measured ~20% faster on loopback.
+if getattr(httpcore.AsyncHTTP11Connection, "READ_NUM_BYTES", 0) < READ_BYTES:
+    httpcore.AsyncHTTP11Connection.READ_NUM_BYTES = READ_BYTES
 
 
 class IndexAuth(httpx.Auth):
