@@ -13,9 +13,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeVar
-
-import httpx
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from wheelhouse.errors import IntegrityError, NetworkError, WheelhouseError
 from wheelhouse.files import AtomicFile, fsync_paths
@@ -28,11 +26,15 @@ from wheelhouse.mirror.catalog import (
 )
 from wheelhouse.mirror.index import write_index
 from wheelhouse.mirror.layout import Wheelhouse, writer_lock
-from wheelhouse.mirror.lookup import Link, choose, project_links
 from wheelhouse.mirror.wanted import Wanted, load_wanted
-from wheelhouse.resolver.http import make_client, redact_url, strip_credentials, with_retries
 from wheelhouse.resolver.lockfile import wheel_fits
 from wheelhouse.resolver.pipconfig import IndexConfig
+from wheelhouse.resolver.urls import redact_url, strip_credentials
+
+if TYPE_CHECKING:  # httpx (~60 ms to import) only once there is something to fetch
+    import httpx
+
+    from wheelhouse.mirror.lookup import Link
 
 log = logging.getLogger("wheelhouse")
 T = TypeVar("T")
@@ -182,9 +184,15 @@ async def _sync_all(
     records: dict[str, FileRecord],
 ) -> _Run:
     jobs = max(1, jobs)
+
+    def new_client() -> httpx.AsyncClient:
+        from wheelhouse.resolver.http import make_client
+
+        return make_client(config, transport=transport, max_connections=jobs, timeout=timeout)
+
     run = _Run(
         wh,
-        lambda: make_client(config, transport=transport, max_connections=jobs, timeout=timeout),
+        new_client,
         config,
         progress or _ignore,
         records,
@@ -255,6 +263,8 @@ def _exact(w: Wanted, item: Download) -> Wanted:
 
 async def _locate(run: _Run, w: Wanted) -> Download:
     """Where to fetch `w` from: the lock's URL, else the configured index by hash."""
+    from wheelhouse.mirror.lookup import choose, project_links
+
     if w.url and w.filename:
         return Download(w.filename, w.url, w.sha256, w.upload_time, w.requires_python, size=w.size)
     indexes = run.config.indexes()
@@ -287,6 +297,8 @@ _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 
 async def _download(run: _Run, item: Download) -> None:
     """Fetch one file into place; resume its part, retry, and verify before renaming."""
+    from wheelhouse.resolver.http import with_retries
+
     wh = run.wheelhouse
     for fresh_try in (False, True):
         with AtomicFile(wh.file(item.filename), part=wh.part(item.filename, item.sha256)) as out:

@@ -16,7 +16,6 @@ from collections.abc import Awaitable, Callable, Generator
 from typing import TypeVar
 from urllib.parse import urlsplit
 
-import httpcore
 import httpx
 
 from wheelhouse import __version__
@@ -31,12 +30,6 @@ T = TypeVar("T")
 RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 USER_AGENT = f"wheelhouse/{__version__}"
 READ_BYTES = 1 << 20
-
-# httpcore reads an HTTP/1.1 response 64 KB at a time, each read one trip through h11, anyio
-# and the event loop: on a fast link that per-read cost, not the bytes, bounds a download.
-# 1 MB reads (one buffer per open connection) measured ~20% faster on loopback.
-if getattr(httpcore.AsyncHTTP11Connection, "READ_NUM_BYTES", 0) < READ_BYTES:
-    httpcore.AsyncHTTP11Connection.READ_NUM_BYTES = READ_BYTES
 
 
 class IndexAuth(httpx.Auth):
@@ -90,6 +83,7 @@ def make_client(
     timeout: float | None = None,
 ) -> httpx.AsyncClient:
     """The async client every download and index read goes through."""
+    _larger_reads()
     limits = httpx.Limits(
         max_connections=max_connections, max_keepalive_connections=max_connections
     )
@@ -117,6 +111,18 @@ def make_client(
         follow_redirects=True,
         trust_env=config.proxy is None,
     )
+
+
+def _larger_reads() -> None:
+    """httpcore reads an HTTP/1.1 response 64 KB at a time, each read one trip through h11,
+    anyio and the event loop: on a fast link that per-read cost, not the bytes, bounds a
+    download. 1 MB reads (a buffer per open connection) measured ~20% faster on loopback.
+    Set here, not at import: httpx imports httpcore (and h11, h2, anyio: ~30 ms) only when
+    a transport is made, and a sync with nothing to fetch makes none."""
+    import httpcore
+
+    if getattr(httpcore.AsyncHTTP11Connection, "READ_NUM_BYTES", 0) < READ_BYTES:
+        httpcore.AsyncHTTP11Connection.READ_NUM_BYTES = READ_BYTES
 
 
 def _credential_sources(config: IndexConfig) -> list[str]:
