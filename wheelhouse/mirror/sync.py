@@ -131,15 +131,20 @@ def sync(
     progress: Progress | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     timeout: float | None = None,
+    http2: bool = False,
 ) -> SyncReport:
-    """Download what `lock_paths` pin into `wheelhouse_dir`; regenerate its index."""
+    """Download what `lock_paths` pin into `wheelhouse_dir`; regenerate its index.
+
+    Over HTTP/1.1, one connection per job, unless `http2` (see `make_client`)."""
     started = time.monotonic()
     wanted = load_wanted(lock_paths)
     wh = Wheelhouse(Path(wheelhouse_dir))
     with writer_lock(wh):
         wh.create()
         records = load_manifest(wh)
-        run = run_loop(_sync_all(wh, wanted, config, jobs, progress, transport, timeout, records))
+        run = run_loop(
+            _sync_all(wh, wanted, config, jobs, progress, transport, timeout, http2, records)
+        )
         try:
             fsync_paths([], [wh.files])  # the renames of the files (each fsynced on commit)
             fresh = write_index(wh, run.records)
@@ -181,6 +186,7 @@ async def _sync_all(
     progress: Progress | None,
     transport: httpx.AsyncBaseTransport | None,
     timeout: float | None,
+    http2: bool,
     records: dict[str, FileRecord],
 ) -> _Run:
     jobs = max(1, jobs)
@@ -188,7 +194,9 @@ async def _sync_all(
     def new_client() -> httpx.AsyncClient:
         from wheelhouse.resolver.http import make_client
 
-        return make_client(config, transport=transport, max_connections=jobs, timeout=timeout)
+        return make_client(
+            config, transport=transport, max_connections=jobs, timeout=timeout, http2=http2
+        )
 
     run = _Run(
         wh,

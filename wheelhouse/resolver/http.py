@@ -81,8 +81,14 @@ def make_client(
     transport: httpx.AsyncBaseTransport | None = None,
     max_connections: int = 16,
     timeout: float | None = None,
+    http2: bool = True,
 ) -> httpx.AsyncClient:
-    """The async client every download and index read goes through."""
+    """The async client every download and index read goes through.
+
+    `http2=False` for bulk downloads: httpx's HTTP/2 (pure-Python framing, every download
+    multiplexed on one connection) took twice the CPU and time of HTTP/1.1 on `max_connections`
+    connections for the same files over TLS (bench/mirror-results.md).
+    """
     _larger_reads()
     limits = httpx.Limits(
         max_connections=max_connections, max_keepalive_connections=max_connections
@@ -91,11 +97,11 @@ def make_client(
     if transport is None:
         for host in config.trusted_hosts:
             mounts[f"all://{host}"] = httpx.AsyncHTTPTransport(
-                verify=False, http2=True, limits=limits, retries=1
+                verify=False, http2=http2, limits=limits, retries=1
             )
         transport = httpx.AsyncHTTPTransport(
             verify=ssl_context(config),
-            http2=True,
+            http2=http2,
             limits=limits,
             retries=1,
             proxy=config.proxy or None,
