@@ -290,7 +290,7 @@ http {{
     uwsgi_temp_path {prefix}/uwsgi;
     scgi_temp_path {prefix}/scgi;
     server {{
-        listen 127.0.0.1:{port};
+        listen 127.0.0.1:{port};{tls}
         root {root};
         index index.html;
     }}
@@ -298,16 +298,33 @@ http {{
 """
 
 
-def start_nginx(root: Path, prefix: Path, procs: list[subprocess.Popen[bytes]]) -> str:
-    """The same static tree under nginx (one worker, like the one `serve` process)."""
+def start_nginx(
+    root: Path, prefix: Path, procs: list[subprocess.Popen[bytes]], tls: bool = False
+) -> str:
+    """The same static tree under nginx (one worker, like the one `serve` process). With
+    `tls`, the URL returned is an https one (HTTP/2 offered, self-signed `prefix/cert.pem`)."""
     prefix.mkdir()
     port = free_port()
     conf = prefix / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(prefix=prefix, port=port, root=root))
+    extra = ""
+    if tls:
+        tls_port = free_port()
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+             "-keyout", str(prefix / "key.pem"), "-out", str(prefix / "cert.pem"),
+             "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        extra = (
+            f"\n        listen 127.0.0.1:{tls_port} ssl http2;"
+            f"\n        ssl_certificate {prefix}/cert.pem;"
+            f"\n        ssl_certificate_key {prefix}/key.pem;"
+        )
+    conf.write_text(NGINX_CONF.format(prefix=prefix, port=port, root=root, tls=extra))
     procs.append(
         start(["nginx", "-p", str(prefix), "-c", str(conf)], f"http://127.0.0.1:{port}/simple/")
     )
-    return f"http://127.0.0.1:{port}"
+    return f"https://127.0.0.1:{tls_port}" if tls else f"http://127.0.0.1:{port}"
 
 
 def run_slow_upstream(root: Path, port: int, latency_ms: float) -> None:
@@ -442,6 +459,28 @@ def main() -> None:
         pip_rate = total / psecs / 1e6
         note = f"sync is {sync_rate / pip_rate:.1f}x; peak RSS {prss} MB"
         rows.append(("pip download --no-deps --require-hashes", f"{pip_rate:8.1f} MB/s", note))
+
+        # 3a. over TLS, where HTTP/2 can be negotiated: sync's default (HTTP/1.1) and --http2
+        if shutil.which("nginx") and shutil.which("openssl"):
+            tbase = start_nginx(up.root, tmp / "nginx-tls", procs, tls=True)
+            tlock = tmp / "pylock.tls.toml"
+            tlock.write_text(render_pylock(make_lock(wheels, tbase, with_urls=True)))
+            tenv = {**env, "PIP_CERT": str(tmp / "nginx-tls" / "cert.pem")}
+            helptext = subprocess.run(
+                [*wheelhouse_cmd("sync", "--help")], capture_output=True, text=True, env=env
+            ).stdout
+            variants: list[tuple[tuple[str, ...], str]] = [((), "default options")]
+            if "--http2" in helptext:  # (a wheelhouse before it had the option: always h2)
+                variants.append((("--http2",), "--http2"))
+            for flag, label in variants:
+
+                def tls_cmd(i: int, flag: tuple[str, ...] = flag) -> list[str]:
+                    dest = tmp / f"whtls{len(flag)}{i}"
+                    return wheelhouse_cmd("sync", str(tlock), "--wheelhouse", str(dest), *flag)
+
+                secs, _, _ = best_of(2, tls_cmd, tenv)
+                rate = total / secs / 1e6
+                rows.append((f"wheelhouse sync over TLS ({label})", f"{rate:8.1f} MB/s", ""))
 
         # 3b. the same two against an upstream that answers each request after a delay
         lport = free_port()
