@@ -57,3 +57,28 @@ def test_a_failure_before_the_renames_changes_nothing(
         files.atomic_write_many([(tmp_path / "a", b"new"), (tmp_path / "b", b"new")])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a"]
     assert (tmp_path / "a").read_text() == "old"
+
+
+def test_writeback_hints_change_nothing_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hashlib
+
+    hints: list[tuple[int, int]] = []
+    real = getattr(os, "posix_fadvise", None)
+
+    def fadvise(fd: int, offset: int, length: int, advice: int) -> None:
+        hints.append((offset, length))
+        if real is not None:
+            real(fd, offset, length, advice)
+
+    monkeypatch.setattr(files, "WRITEBACK_EVERY", 10)
+    monkeypatch.setattr(files.os, "posix_fadvise", fadvise, raising=False)
+    monkeypatch.setattr(files.os, "POSIX_FADV_DONTNEED", 4, raising=False)
+    data = bytes(range(256)) * 4
+    with files.AtomicFile(tmp_path / "f", part=tmp_path / "f.part") as out:
+        for i in range(0, len(data), 64):
+            out.write(data[i : i + 64])
+        out.commit(hashlib.sha256(data).hexdigest())
+    assert (tmp_path / "f").read_bytes() == data
+    assert hints[:2] == [(0, 64), (64, 64)] and len(hints) == len(data) // 64
