@@ -116,25 +116,49 @@ def start(cmd: list[str], health: str, cwd: Path | None = None) -> subprocess.Po
     raise SystemExit(f"server did not start: {cmd}")
 
 
-def run_measured(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int]:
-    """(seconds, peak RSS in MB) of a child process."""
+def run_measured(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int, str]:
+    """(seconds, peak RSS in MB, stdout) of a child process."""
     # Write back what earlier steps left dirty first: sync's fsync would otherwise pay for
     # it (ext4 commits a transaction's data together), pip's (none) would not.
+    # Linux keeps ru_maxrss across exec: a child forked straight from this (big) process
+    # would report this process's size. GNU time forks it from a small one instead.
+    timer = ["/usr/bin/time", "-f", "maxrss_kb=%M"] if os.path.exists("/usr/bin/time") else []
     os.sync()
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen([*timer, *cmd], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    out = proc.stdout.read()  # small (-q; --json for sync): no pipe fills up meanwhile
     _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - t0
+    err = proc.stderr.read().decode()
     if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(
-            f"failed: {' '.join(cmd)}\n{proc.stderr.read().decode() if proc.stderr else ''}"
-        )
-    return elapsed, usage.ru_maxrss // 1024
+        raise SystemExit(f"failed: {' '.join(cmd)}\n{err}")
+    m = re.search(r"maxrss_kb=(\d+)", err)
+    return elapsed, (int(m.group(1)) if m else usage.ru_maxrss) // 1024, out.decode()
 
 
-async def httpx_raw(urls: list[str], jobs: int, into: Path | None = None) -> None:
-    """Download with plain httpx: bytes discarded, or (with `into`) hashed and written
-    (no fsync, no index): the least work a verifying mirror can do."""
+def httpx_raw(urls: list[str], jobs: int, into: Path | None = None, tuned: bool = False) -> float:
+    """Seconds to download with plain httpx: bytes discarded, or (with `into`) hashed and
+    written (no fsync, no index): the least work a verifying mirror can do. `tuned`: with
+    what sync uses (uvloop, 1 MB reads) instead of httpx's defaults (asyncio, 64 KB)."""
+    import httpcore
+
+    httpcore.AsyncHTTP11Connection.READ_NUM_BYTES = (1 << 20) if tuned else 64 * 1024
+    if into is not None:
+        shutil.rmtree(into, ignore_errors=True)
+        into.mkdir()
+    os.sync()
+    t0 = time.perf_counter()
+    if tuned:
+        import uvloop
+
+        uvloop.run(_httpx_raw(urls, jobs, into))
+    else:
+        asyncio.run(_httpx_raw(urls, jobs, into))
+    return time.perf_counter() - t0
+
+
+async def _httpx_raw(urls: list[str], jobs: int, into: Path | None) -> None:
     gate = asyncio.Semaphore(jobs)
     limits = httpx.Limits(max_connections=jobs)
     async with httpx.AsyncClient(limits=limits, timeout=60) as client:
@@ -225,7 +249,9 @@ def wheelhouse_cmd(*args: str) -> list[str]:
     return [PY, "-m", "wheelhouse", "-q", *args]
 
 
-def best_of(n: int, make_cmd: Callable[[int], list[str]], env: dict[str, str]) -> tuple[float, int]:
+def best_of(
+    n: int, make_cmd: Callable[[int], list[str]], env: dict[str, str]
+) -> tuple[float, int, str]:
     """Fastest of `n` runs (loopback figures are noisy on a small machine)."""
     return min(run_measured(make_cmd(i), env) for i in range(n))
 
@@ -264,7 +290,7 @@ http {{
     uwsgi_temp_path {prefix}/uwsgi;
     scgi_temp_path {prefix}/scgi;
     server {{
-        listen 127.0.0.1:{port};
+        listen 127.0.0.1:{port};{tls}
         root {root};
         index index.html;
     }}
@@ -272,16 +298,33 @@ http {{
 """
 
 
-def start_nginx(root: Path, prefix: Path, procs: list[subprocess.Popen[bytes]]) -> str:
-    """The same static tree under nginx (one worker, like the one `serve` process)."""
+def start_nginx(
+    root: Path, prefix: Path, procs: list[subprocess.Popen[bytes]], tls: bool = False
+) -> str:
+    """The same static tree under nginx (one worker, like the one `serve` process). With
+    `tls`, the URL returned is an https one (HTTP/2 offered, self-signed `prefix/cert.pem`)."""
     prefix.mkdir()
     port = free_port()
     conf = prefix / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(prefix=prefix, port=port, root=root))
+    extra = ""
+    if tls:
+        tls_port = free_port()
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+             "-keyout", str(prefix / "key.pem"), "-out", str(prefix / "cert.pem"),
+             "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        extra = (
+            f"\n        listen 127.0.0.1:{tls_port} ssl http2;"
+            f"\n        ssl_certificate {prefix}/cert.pem;"
+            f"\n        ssl_certificate_key {prefix}/key.pem;"
+        )
+    conf.write_text(NGINX_CONF.format(prefix=prefix, port=port, root=root, tls=extra))
     procs.append(
         start(["nginx", "-p", str(prefix), "-c", str(conf)], f"http://127.0.0.1:{port}/simple/")
     )
-    return f"http://127.0.0.1:{port}"
+    return f"https://127.0.0.1:{tls_port}" if tls else f"http://127.0.0.1:{port}"
 
 
 def run_slow_upstream(root: Path, port: int, latency_ms: float) -> None:
@@ -309,6 +352,13 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=3.0, help="per requests/s measurement")
     ap.add_argument("--conns", type=int, default=16)
     ap.add_argument("--latency-ms", type=float, default=20, help="for the WAN-like upstream")
+    ap.add_argument(
+        "--upstream",
+        choices=("nginx", "serve"),
+        default="nginx" if shutil.which("nginx") else "serve",
+        help="what serves the downloads: nginx (static, sendfile: the least CPU taken from the"
+        " client on a small machine; the default when installed) or `wheelhouse serve`",
+    )
     ap.add_argument("--loadgen")
     ap.add_argument("--slow-upstream", nargs=2, metavar=("ROOT", "PORT"))
     args = ap.parse_args()
@@ -333,9 +383,15 @@ def main() -> None:
         small = stored_wheel(up.files, "small", 20_000)
         write_index(up, {})
         total = sum(w.stat().st_size for w in wheels)
-        base = serve_process(up.root, procs)
-        urls = [f"{base}/files/{w.name}" for w in wheels]
-        lock = make_lock(wheels, base, with_urls=True)
+        base = serve_process(up.root, procs)  # for the requests/s rows
+        if args.upstream == "nginx":
+            dl_base = start_nginx(up.root, tmp / "nginx-upstream", procs)
+            upstream_label = "nginx (1 worker, sendfile)"
+        else:
+            dl_base = base
+            upstream_label = "`wheelhouse serve` (uvicorn)"
+        urls = [f"{dl_base}/files/{w.name}" for w in wheels]
+        lock = make_lock(wheels, dl_base, with_urls=True)
         pylock = tmp / "pylock.toml"
         pylock.write_text(render_pylock(lock))
         reqlock = tmp / "requirements.lock"
@@ -344,42 +400,51 @@ def main() -> None:
         # 1. the upstream's raw rate: curl and plain httpx, no hashing
         raw: dict[str, float] = {}
         if shutil.which("curl"):
-            secs, _ = best_of(2, lambda i: curl_parallel(urls, args.jobs, None), env)
+            secs, _, _ = best_of(2, lambda i: curl_parallel(urls, args.jobs, None), env)
             raw["curl --parallel to /dev/null"] = total / secs / 1e6
 
             def curl_disk(i: int) -> list[str]:
                 (tmp / f"curl{i}").mkdir()
                 return curl_parallel(urls, args.jobs, tmp / f"curl{i}")
 
-            secs, _ = best_of(2, curl_disk, env)
+            secs, _, _ = best_of(2, curl_disk, env)
             raw["curl --parallel to disk, no fsync"] = total / secs / 1e6
-        t0 = time.perf_counter()
-        asyncio.run(httpx_raw(urls, args.jobs))
-        raw["httpx, bytes discarded"] = total / (time.perf_counter() - t0) / 1e6
-        (tmp / "hx").mkdir()
-        os.sync()
-        t0 = time.perf_counter()
-        asyncio.run(httpx_raw(urls, args.jobs, tmp / "hx"))
-        raw["httpx + sha256 + write, no fsync"] = total / (time.perf_counter() - t0) / 1e6
+        for tuned, how in ((False, "httpx"), (True, "httpx tuned as sync: uvloop, 1 MB reads")):
+            secs = min(httpx_raw(urls, args.jobs, None, tuned) for _ in range(2))
+            raw[f"{how}, bytes discarded"] = total / secs / 1e6
+            secs = min(httpx_raw(urls, args.jobs, tmp / "hx", tuned) for _ in range(2))
+            raw[f"{how}, + sha256 + write, no fsync"] = total / secs / 1e6
         for k, v in raw.items():
             rows.append((f"upstream raw ({k})", f"{v:8.1f} MB/s", ""))
         limit = raw["httpx, bytes discarded"]
-        floor = raw["httpx + sha256 + write, no fsync"]
+        floor = raw["httpx, + sha256 + write, no fsync"]
 
         # 2. wheelhouse sync, fresh (process start, fsync and index included), then no-op
         def sync_cmd(i: int) -> list[str]:
             return wheelhouse_cmd(
-                "sync", str(pylock), "--wheelhouse", str(tmp / f"wh{i}"), "--jobs", str(args.jobs)
-            )
+                "sync", str(pylock), "--wheelhouse", str(tmp / f"wh{i}"), "--jobs", str(args.jobs),
+                "--json",
+            )  # fmt: skip
 
-        secs, rss = best_of(2, sync_cmd, env)
+        secs, rss, out = best_of(2, sync_cmd, env)
+        inside = json.loads(out)["seconds"]  # sync() itself: no interpreter start, no imports
         sync_rate = total / secs / 1e6
+        tuned_floor = raw["httpx tuned as sync: uvloop, 1 MB reads, + sha256 + write, no fsync"]
+        curl = raw.get("curl --parallel to /dev/null")
         note = (
-            f"{sync_rate / limit:.0%} of raw httpx, {sync_rate / floor:.0%} of httpx+hash+write;"
-            f" peak RSS {rss} MB"
+            (f"{sync_rate / curl:.0%} of curl, " if curl else "")
+            + f"{sync_rate / limit:.0%} of httpx, {sync_rate / floor:.0%} of httpx+hash+write,"
+            f" {sync_rate / tuned_floor:.0%} of tuned httpx+hash+write; peak RSS {rss} MB"
         )
         rows.append(("wheelhouse sync (whole process)", f"{sync_rate:8.1f} MB/s", note))
-        nsecs, _ = run_measured(sync_cmd(0), env)
+        rows.append(
+            (
+                "wheelhouse sync (its own time, from --json)",
+                f"{total / inside / 1e6:8.1f} MB/s",
+                f"{secs - inside:.2f} s of the process is start-up and imports",
+            )
+        )
+        nsecs, _, _ = run_measured(sync_cmd(0), env)
         rows.append(
             (f"wheelhouse sync again, nothing new ({args.files} files)", f"{nsecs:8.2f} s", "")
         )
@@ -388,12 +453,34 @@ def main() -> None:
         def pip_cmd(i: int) -> list[str]:
             return [PY, "-m", "pip", "download", "--no-deps", "--require-hashes", "-q",
                     "-r", str(reqlock), "-d", str(tmp / f"pip{i}"),
-                    "--index-url", f"{base}/simple"]  # fmt: skip
+                    "--index-url", f"{dl_base}/simple"]  # fmt: skip
 
-        psecs, prss = best_of(2, pip_cmd, env)
+        psecs, prss, _ = best_of(2, pip_cmd, env)
         pip_rate = total / psecs / 1e6
         note = f"sync is {sync_rate / pip_rate:.1f}x; peak RSS {prss} MB"
         rows.append(("pip download --no-deps --require-hashes", f"{pip_rate:8.1f} MB/s", note))
+
+        # 3a. over TLS, where HTTP/2 can be negotiated: sync's default (HTTP/1.1) and --http2
+        if shutil.which("nginx") and shutil.which("openssl"):
+            tbase = start_nginx(up.root, tmp / "nginx-tls", procs, tls=True)
+            tlock = tmp / "pylock.tls.toml"
+            tlock.write_text(render_pylock(make_lock(wheels, tbase, with_urls=True)))
+            tenv = {**env, "PIP_CERT": str(tmp / "nginx-tls" / "cert.pem")}
+            helptext = subprocess.run(
+                [*wheelhouse_cmd("sync", "--help")], capture_output=True, text=True, env=env
+            ).stdout
+            variants: list[tuple[tuple[str, ...], str]] = [((), "default options")]
+            if "--http2" in helptext:  # (a wheelhouse before it had the option: always h2)
+                variants.append((("--http2",), "--http2"))
+            for flag, label in variants:
+
+                def tls_cmd(i: int, flag: tuple[str, ...] = flag) -> list[str]:
+                    dest = tmp / f"whtls{len(flag)}{i}"
+                    return wheelhouse_cmd("sync", str(tlock), "--wheelhouse", str(dest), *flag)
+
+                secs, _, _ = best_of(2, tls_cmd, tenv)
+                rate = total / secs / 1e6
+                rows.append((f"wheelhouse sync over TLS ({label})", f"{rate:8.1f} MB/s", ""))
 
         # 3b. the same two against an upstream that answers each request after a delay
         lport = free_port()
@@ -403,12 +490,12 @@ def main() -> None:
         procs.append(start(slow, f"{lbase}/health"))
         lpylock = tmp / "pylock.slow.toml"
         lpylock.write_text(render_pylock(make_lock(wheels, lbase, with_urls=True)))
-        secs, _ = run_measured(
+        secs, _, _ = run_measured(
             wheelhouse_cmd("sync", str(lpylock), "--wheelhouse", str(tmp / "whslow"),
                            "--jobs", str(args.jobs)), env,
         )  # fmt: skip
         slow_sync = total / secs / 1e6
-        secs, _ = run_measured(
+        secs, _, _ = run_measured(
             [PY, "-m", "pip", "download", "--no-deps", "--require-hashes", "-q", "-r",
              str(reqlock), "-d", str(tmp / "pipslow"), "--index-url", f"{lbase}/simple"], env,
         )  # fmt: skip
@@ -442,9 +529,9 @@ def main() -> None:
             big = stored_wheel(up.files, "big", args.big_mb * 1_000_000)
             write_index(up, {})
             biglock = tmp / "pylock.big.toml"
-            biglock.write_text(render_pylock(make_lock([big], base, True)))
+            biglock.write_text(render_pylock(make_lock([big], dl_base, True)))
             cmd = wheelhouse_cmd("sync", str(biglock), "--wheelhouse", str(tmp / "whbig"))
-            secs, rss = run_measured(cmd, env)
+            secs, rss, _ = run_measured(cmd, env)
             rate = big.stat().st_size / secs / 1e6
             rows.append(
                 (f"sync of one {args.big_mb} MB wheel", f"{rate:8.1f} MB/s", f"peak RSS {rss} MB")
@@ -457,7 +544,7 @@ def main() -> None:
 
     print(
         f"\nmirror bench: {args.files} x {args.file_mb} MB wheels, --jobs {args.jobs}, "
-        f"{os.cpu_count()} CPUs, loopback; upstream = `wheelhouse serve` (uvicorn)"
+        f"{os.cpu_count()} CPUs, loopback; upstream = {upstream_label}"
     )
     width = max(len(r[0]) for r in rows)
     for name, value, note in rows:

@@ -8,11 +8,14 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
 
 from wheelhouse.errors import IntegrityError
+
+WRITEBACK_EVERY = 16 << 20  # bytes written between two hints to start writing them back
 
 
 class AtomicFile:
@@ -56,11 +59,29 @@ class AtomicFile:
                 self.size += len(block)
         self._mode = mode
         self._done = False
+        self._written_back = self.size
 
     def write(self, data: bytes) -> None:
         self._file.write(data)
         self.hasher.update(data)
         self.size += len(data)
+        if self.size - self._written_back >= WRITEBACK_EVERY:
+            self._start_writeback()
+
+    def _start_writeback(self) -> None:
+        """Have the kernel start writing what is written so far (and drop it from the page
+        cache once written): the fsync on `commit` then waits for the tail only, not for the
+        whole file. POSIX_FADV_DONTNEED starts that writeback on Linux without waiting."""
+        self._file.flush()
+        if not hasattr(os, "posix_fadvise"):  # pragma: no cover (not on macOS, Windows)
+            return
+        os.posix_fadvise(
+            self._file.fileno(),
+            self._written_back,
+            self.size - self._written_back,
+            os.POSIX_FADV_DONTNEED,
+        )
+        self._written_back = self.size
 
     def hexdigest(self) -> str:
         return self.hasher.hexdigest()
@@ -93,6 +114,7 @@ class AtomicFile:
         self._file.truncate()
         self.hasher = hashlib.new(self.hasher.name)
         self.size = 0
+        self._written_back = 0
 
     def close_keep(self) -> None:
         """Close without committing or removing (a resumable part stays for the next try)."""
@@ -129,6 +151,37 @@ def atomic_write(dest: Path, data: bytes | str, mode: int = 0o644) -> Path:
         return f.commit()
 
 
+def atomic_write_many(items: Sequence[tuple[Path, bytes]], mode: int = 0o644) -> None:
+    """`atomic_write` for many files at once, renamed in the order given.
+
+    Everything is written aside first and made durable together (fsyncs in parallel share
+    the file system's journal commits), then each file is renamed into place in order, then
+    the directories holding them are synced: a reader never sees a file before the files it
+    was listed after, nor a renamed file whose bytes are not on disk. One fsync each, one
+    at a time, cost ~1 ms per file (an index of a hundred projects writes 200 pages).
+    """
+    temps: list[Path] = []
+    renamed = 0
+    parents = sorted({dest.parent for dest, _ in items})
+    for parent in parents:
+        parent.mkdir(parents=True, exist_ok=True)
+    try:
+        for dest, data in items:
+            fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+            temps.append(Path(name))
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.chmod(name, mode)
+        fsync_paths(temps, [])
+        for (dest, _), tmp in zip(items, temps):
+            os.replace(tmp, dest)
+            renamed += 1
+        fsync_paths([], parents)
+    finally:
+        for tmp in temps[renamed:]:
+            tmp.unlink(missing_ok=True)
+
+
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -148,6 +201,10 @@ def fsync_paths(paths: list[Path], directories: list[Path]) -> None:
         finally:
             os.close(fd)
 
+    if len(paths) + len(directories) <= 1:
+        for path in (*paths, *directories):
+            one(path)
+        return
     with ThreadPoolExecutor(max_workers=8) as pool:
         list(pool.map(one, paths))
         list(pool.map(one, directories))

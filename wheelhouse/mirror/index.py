@@ -28,7 +28,7 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
-from wheelhouse.files import atomic_write
+from wheelhouse.files import atomic_write_many
 from wheelhouse.mirror.catalog import FileRecord, verified
 from wheelhouse.mirror.layout import METADATA_SUFFIX, Wheelhouse
 
@@ -182,8 +182,11 @@ def _requires_python(metadata: bytes) -> str | None:
     return str(value).strip() if value else None
 
 
-def _with_metadata(wheelhouse: Wheelhouse, rec: FileRecord) -> FileRecord:
-    """Ensure files/<wheel>.metadata exists and the record knows its hash."""
+def _with_metadata(
+    wheelhouse: Wheelhouse, rec: FileRecord, pending: list[tuple[Path, bytes]]
+) -> FileRecord:
+    """Ensure files/<wheel>.metadata exists (adding it to `pending`) and the record knows
+    its hash."""
     if not rec.filename.endswith(".whl"):
         return rec
     meta_path = wheelhouse.files / (rec.filename + METADATA_SUFFIX)
@@ -193,7 +196,7 @@ def _with_metadata(wheelhouse: Wheelhouse, rec: FileRecord) -> FileRecord:
     if meta is None:
         log.warning("%s: no readable METADATA; served without PEP 658 metadata", rec.filename)
         return rec
-    atomic_write(meta_path, meta)
+    pending.append((meta_path, meta))
     return replace(
         rec,
         metadata_sha256=hashlib.sha256(meta).hexdigest(),
@@ -204,7 +207,11 @@ def _with_metadata(wheelhouse: Wheelhouse, rec: FileRecord) -> FileRecord:
 def collect(
     wheelhouse: Wheelhouse, records: Mapping[str, FileRecord]
 ) -> tuple[dict[str, FileRecord], dict[str, list[IndexEntry]]]:
-    """Records for every file present (verifying new or changed ones) and the index entries."""
+    """Records for every file present (verifying new or changed ones) and the index entries.
+
+    Writes the PEP 658 metadata files that are missing, all at once, before returning.
+    """
+    pending: list[tuple[Path, bytes]] = []
     fresh: dict[str, FileRecord] = {}
     projects: dict[str, list[IndexEntry]] = {}
     for filename in wheelhouse.distribution_files():
@@ -215,7 +222,7 @@ def collect(
         rec = verified(wheelhouse, records, filename)
         if rec is None:
             continue
-        rec = _with_metadata(wheelhouse, rec)
+        rec = _with_metadata(wheelhouse, rec, pending)
         fresh[filename] = rec
         projects.setdefault(pv[0], []).append(
             IndexEntry(
@@ -228,6 +235,7 @@ def collect(
                 metadata_sha256=rec.metadata_sha256,
             )
         )
+    atomic_write_many(pending)
     return fresh, projects
 
 
@@ -235,6 +243,7 @@ def write_tree(root: Path, pages: Mapping[str, str]) -> None:
     """Make `root` hold exactly `pages`: project pages first, root pages next, then removals."""
     root.mkdir(parents=True, exist_ok=True)
     ordered = sorted(pages, key=lambda p: ("/" not in p, p))
+    changed: list[tuple[Path, bytes]] = []
     for rel in ordered:
         path = root / rel
         data = pages[rel].encode("utf-8")
@@ -243,7 +252,8 @@ def write_tree(root: Path, pages: Mapping[str, str]) -> None:
                 continue  # unchanged: keep its mtime (and so the server's ETag)
         except OSError:
             pass
-        atomic_write(path, data)
+        changed.append((path, data))
+    atomic_write_many(changed)  # durable together, renamed in this order
     keep = {rel.split("/", 1)[0] for rel in pages if "/" in rel}
     for entry in sorted(root.iterdir()):
         if entry.is_dir() and entry.name not in keep:
