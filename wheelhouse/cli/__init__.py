@@ -47,6 +47,15 @@ def build_parser() -> argparse.ArgumentParser:
     for name in COMMAND_MODULES:
         module = importlib.import_module(f"wheelhouse.cli._{name.replace('-', '_')}")
         module.register(sub)
+    for command in sub.choices.values():
+        # -v/-q after the command name too (`wheelhouse lock ... -q`); SUPPRESS keeps the
+        # value given before the command name when none is given after it
+        command.add_argument(
+            "-v", "--verbose", action="count", default=argparse.SUPPRESS, help="say more"
+        )
+        command.add_argument(
+            "-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help="only errors"
+        )
     return parser
 
 
