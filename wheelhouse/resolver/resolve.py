@@ -450,6 +450,7 @@ def explain_conflict(causes: Sequence[Any], provider: Provider) -> str:
     for c in causes:
         by_name.setdefault(c.requirement.name, []).append(c)
     for name, items in by_name.items():
+        items = _culprits(items)
         chain = []
         for c in items:
             req: Req = c.requirement
@@ -487,6 +488,25 @@ def explain_conflict(causes: Sequence[Any], provider: Provider) -> str:
         f"no versions satisfy the requirements for {provider.profile.name} "
         f"(Python {provider.profile.python_version}):\n  {body}"
     )
+
+
+def _culprits(items: list[Any]) -> list[Any]:
+    """Drop the packages that accept what the user pinned: they are not in the way."""
+    pins = [
+        Version(spec.version)
+        for c in items
+        if c.parent is None and c.requirement.origin == "user"
+        for spec in c.requirement.specifier
+        if spec.operator == "==" and "*" not in spec.version
+    ]
+    if not pins:
+        return items
+    kept = [
+        c
+        for c in items
+        if c.parent is None or not all(c.requirement.specifier.contains(v, True) for v in pins)
+    ]
+    return kept if any(c.parent is not None for c in kept) else items
 
 
 def explain_no_candidates(name: NormalizedName, spec: SpecifierSet, provider: Provider) -> str:
