@@ -385,3 +385,22 @@ def test_editable_requirement_is_explained(tmp_path: Path, capsys) -> None:  # t
         == 2
     )
     assert "requirements.in:1: editable requirements" in capsys.readouterr().err
+
+
+def test_conflict_names_only_the_blocking_packages(tmp_path: Path, upstream, capsys) -> None:  # type: ignore[no-untyped-def]
+    url, _ = upstream
+    base = bare_profile("3.7.16", "manylinux_2_27_x86_64")
+    prof = base.with_installed(
+        [
+            InstalledDist("numlike", "1.19.5", (), None),  # type: ignore[arg-type]
+            InstalledDist("blocker", "1.0", ("numlike<1.20",), None),  # type: ignore[arg-type]
+            InstalledDist("easygoing", "2.0", ("numlike>=1.0",), None),
+        ],  # type: ignore[arg-type]
+        name="img",
+    )
+    (tmp_path / "img.json").write_text(prof.to_json())
+    code, _ = lock_cli(tmp_path, url, "--image", str(tmp_path / "img.json"), "numlike==1.21.6")
+    err = capsys.readouterr().err
+    assert code == 3
+    assert "blocker 1.0 (image) requires numlike<1.20" in err
+    assert "easygoing" not in err
