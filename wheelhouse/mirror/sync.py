@@ -295,7 +295,8 @@ async def _locate(run: _Run, w: Wanted) -> Download:
                 link.requires_python or w.requires_python,
             )
     where = ", ".join(redact_url(u) for u in indexes) or "no index configured"
-    raise NetworkError(
+    # the index answered, but has nothing the lock vouches for: the lock and the index disagree
+    raise IntegrityError(
         f"{w.describe}: no file of {w.project}=={w.version} with the locked hashes on {where}"
     )
 
