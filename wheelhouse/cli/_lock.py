@@ -69,6 +69,11 @@ def run(args: argparse.Namespace) -> int:
 
         if args.requirements or args.requirement:
             raise UsageError("--image-packages takes no requirements: it locks the image's own")
+        if args.exclude_newer or args.offline:
+            raise UsageError(
+                "--image-packages pins the image's exact versions: "
+                "--exclude-newer and --offline do not apply"
+            )
         result = lock_image(profile, index_config(args), args.output, args.pylock, cache_dir(args))
         sdists = [p.name for p in result.pins if p.files and not p.files[0].is_wheel]
         print(

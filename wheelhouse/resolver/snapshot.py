@@ -93,6 +93,16 @@ def _run(cmd: Sequence[str], source: str, stdin: str | None = None) -> Mapping[s
 def snapshot_python(python: str, name: str | None = None) -> Profile:
     """Run the stdlib-only script under that interpreter (it works on Python 3.7)."""
     exe = shutil.which(python) or python
+    try:
+        old = subprocess.run(
+            [exe, "-c", "import sys; sys.exit(sys.version_info < (3, 6))"],
+            capture_output=True,
+            timeout=60,
+        ).returncode
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise UsageError(f"cannot run {python}: {exc}") from exc
+    if old == 1:
+        raise UsageError(f"{python} is older than Python 3.6, which wheelhouse does not target")
     facts = _run([exe, "-I", "-c", _script()], f"python {exe}")
     return profile_from_facts(
         facts, name or f"python-{facts.get('python_version')}", f"python:{exe}"
