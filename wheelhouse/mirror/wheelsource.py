@@ -136,24 +136,32 @@ class CheckedWheel(WheelFile):
             problem = "encrypted, or its local header names another file"
             raise IntegrityError(self._message([f"{info.filename}: {problem}"]))
         begin = name_start + name_len + extra_len
-        raw = data[begin : begin + info.compress_size]  # no copy
-        if len(raw) != info.compress_size:
-            raise IntegrityError(self._message([f"{info.filename}: truncated"]))
-        if info.compress_type == zipfile.ZIP_STORED:
-            out = bytes(raw)
-        else:
-            inflater = _INFLATE.decompressobj(-15)
-            try:  # one byte more than announced is enough to see a member that is bigger
-                out = inflater.decompress(raw, info.file_size + 1)
-            except Exception as exc:  # zlib.error, or isal's IsalError
-                raise IntegrityError(self._message([f"{info.filename}: {exc}"])) from exc
-            if not inflater.eof:
-                raise IntegrityError(self._message([f"{info.filename}: does not inflate whole"]))
+        # a view, no copy; released on the way out, errors too, so the mapping can close
+        with data[begin : begin + info.compress_size] as raw:
+            if len(raw) != info.compress_size:
+                raise IntegrityError(self._message([f"{info.filename}: truncated"]))
+            if info.compress_type == zipfile.ZIP_STORED:
+                out = bytes(raw)
+            else:
+                out = self._inflate(raw, info)
         if len(out) != info.file_size:
             raise IntegrityError(self._message([f"{info.filename}: size differs from its entry"]))
         if (entry is None or entry.hash_ is None) and zlib.crc32(out) != info.CRC:
             raise IntegrityError(self._message([f"{info.filename}: bad CRC"]))
         return out
+
+    def _inflate(self, raw: memoryview, info: zipfile.ZipInfo) -> bytes:
+        inflater = _INFLATE.decompressobj(-15)
+        try:  # one byte more than announced is enough to see a member that is bigger
+            out = inflater.decompress(raw, info.file_size + 1)
+        except Exception as exc:  # zlib.error, or isal's IsalError
+            # the message only: the exception's frames would keep `raw` exported
+            problem = f"{info.filename}: {exc}"
+        else:
+            if inflater.eof:
+                return bytes(out)
+            problem = f"{info.filename}: does not inflate whole"
+        raise IntegrityError(self._message([problem]))
 
     def release(self) -> None:
         """Let go of `data` (a mapping can be closed only once nothing points into it)."""
