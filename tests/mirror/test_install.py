@@ -7,6 +7,7 @@ import os
 import stat
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ import pytest
 from tests.mirror.conftest import House, lock_of, rewrite_member, siblings, tree_state
 from tests.wheelfactory import make_wheel
 from wheelhouse.cli import main
+from wheelhouse.mirror.manifest import Manifest, ManifestDist, ManifestFile
 
 SITE = "lib/python3.7/site-packages"
 
@@ -176,6 +178,28 @@ def _bad_wheel(case: str, build: Path) -> Path:
         )
     if case == "wrong-tags":
         return make_wheel(build, "gamma", "1.0", tag="cp39-cp39-manylinux_2_17_x86_64")
+    if case in ("local-name", "bad-deflate"):
+        # members are inflated straight from the archive: its local headers are checked too
+        wheel = make_wheel(build, "gamma", "1.0")
+        with zipfile.ZipFile(wheel) as zf:
+            items = [(i, zf.read(i)) for i in zf.infolist()]
+        with zipfile.ZipFile(wheel, "w") as zf:  # deflated, as real wheels are
+            for item, content in items:
+                item.compress_type = zipfile.ZIP_DEFLATED
+                zf.writestr(item, content)
+        with zipfile.ZipFile(wheel) as zf:
+            info = zf.getinfo("gamma/__init__.py")
+        data = bytearray(wheel.read_bytes())
+        start = info.header_offset + 30
+        if case == "local-name":  # same length, so only the name differs
+            assert data[start : start + 17] == b"gamma/__init__.py"
+            data[start : start + 17] = b"gamma/__evil__.py"
+        else:  # a deflate stream with an invalid block type
+            begin = start + len(info.orig_filename) + len(info.extra)
+            assert info.compress_type == zipfile.ZIP_DEFLATED
+            data[begin : begin + info.compress_size] = b"\xff" * info.compress_size
+        wheel.write_bytes(bytes(data))
+        return wheel
     raise AssertionError(case)
 
 
@@ -192,6 +216,8 @@ def _bad_wheel(case: str, build: Path) -> Path:
         ("wrong-tags", "does not fit the target's tags"),
         ("script-name", "refusing script name '../../evil'"),
         ("data-escape", "'..' in path"),
+        ("local-name", "gamma/__init__.py: encrypted, or its local header names another file"),
+        ("bad-deflate", "gamma/__init__.py: "),
     ],
 )
 def test_refusals_leave_the_target_unchanged(
@@ -366,3 +392,15 @@ def test_a_member_bigger_than_its_record_is_refused_before_inflating(
     assert install(lock, house, tmp_path / "out") == 5
     assert "gamma/__init__.py does not match its RECORD size" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_manifest_json_is_what_json_dumps_writes() -> None:
+    """to_json writes the file rows itself, for speed; the bytes must not change."""
+    files = tuple(
+        ManifestFile(f'lib/p/\u00e9"x\\{i}.py', f"{i:064x}", i, i % 3 == 0) for i in range(50)
+    )
+    dists = (ManifestDist("n", "1", "n-1-py3-none-any.whl", "ab" * 32),)
+    for rows in (files, ()):
+        manifest = Manifest("a", "b", "c", "d", "3.7", dists, rows, "")
+        expected = json.dumps(manifest.to_dict(), indent=1, sort_keys=True) + "\n"
+        assert manifest.to_json() == expected

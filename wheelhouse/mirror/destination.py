@@ -15,7 +15,7 @@ import posixpath
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from installer.destinations import SchemeDictionaryDestination
 from installer.records import Hash, RecordEntry
@@ -88,12 +88,16 @@ class WrittenFile:
     executable: bool
 
 
-def _agrees(expected: RecordEntry, data: bytes, sha256: Any) -> bool:
+def _sha256_b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+
+
+def _agrees(expected: RecordEntry, data: bytes, sha256_b64: str) -> bool:
+    """The bytes match their RECORD row (`sha256_b64`: their sha256 as RECORD writes it)."""
     if expected.size is not None and expected.size != len(data):
         return False
     if expected.hash_ is not None and expected.hash_.name == "sha256":
-        b64 = base64.urlsafe_b64encode(sha256.digest()).rstrip(b"=").decode()
-        return bool(expected.hash_.value == b64)
+        return bool(expected.hash_.value == sha256_b64)
     return expected.validate(data)
 
 
@@ -110,14 +114,18 @@ class SafeDestination(SchemeDictionaryDestination):
     written: list[WrittenFile] = field(default_factory=list)  # what this wheel put down
     umask: int = 0o022  # the process's, read once by the caller (reading it is not atomic)
     _made: set[str] = field(default_factory=set)  # folders known to exist
+    _bases: dict[str, tuple[str, str]] = field(default_factory=dict)  # scheme: (base, root)
 
     def _target(self, scheme: Scheme, path: str) -> str:
         reason = unsafe_member_reason(path)
         if reason:
             raise IntegrityError(f"{self.label}: refusing {path!r}: {reason}")
-        base = os.path.abspath(self.scheme_dict[scheme])
-        target = os.path.normpath(os.path.join(base, path))
-        root = os.path.abspath(self.confine_to or base)
+        bases = self._bases.get(scheme)
+        if bases is None:  # once per scheme, not per file
+            base = os.path.abspath(self.scheme_dict[scheme])
+            bases = self._bases[scheme] = (base, os.path.abspath(self.confine_to or base))
+        base, root = bases
+        target = os.path.normpath(base + os.sep + path)
         if not (target.startswith(base + os.sep) and target.startswith(root + os.sep)):
             raise IntegrityError(f"{self.label}: refusing {path!r}: escapes the target folder")
         return target
@@ -135,9 +143,10 @@ class SafeDestination(SchemeDictionaryDestination):
         """
         target = self._target(scheme, path)
         data = stream.read()
-        digest = hashlib.sha256(data)
+        digest = hashlib.sha256(data)  # the one hash of these bytes: RECORD check, new RECORD
+        b64 = base64.urlsafe_b64encode(digest.digest()).rstrip(b"=").decode()
         expected = getattr(stream, "expected", None)
-        if isinstance(expected, RecordEntry) and not _agrees(expected, data, digest):
+        if isinstance(expected, RecordEntry) and not _agrees(expected, data, b64):
             raise IntegrityError(
                 f"{self.label}: the wheel is not sound:\n  "
                 f"{expected.path} does not match its RECORD hash/size"
@@ -162,11 +171,10 @@ class SafeDestination(SchemeDictionaryDestination):
                 os.fchmod(fd, mode)
         finally:
             os.close(fd)
-        root = os.path.abspath(self.confine_to)
+        root = self._bases[scheme][1]
         self.written.append(
             WrittenFile(target[len(root) + 1 :], digest.hexdigest(), len(data), is_executable)
         )
-        b64 = base64.urlsafe_b64encode(digest.digest()).rstrip(b"=").decode()
         return RecordEntry(path, Hash("sha256", b64), len(data))
 
     def write_file(
@@ -181,7 +189,7 @@ class SafeDestination(SchemeDictionaryDestination):
             expected = getattr(stream, "expected", None)
             if isinstance(expected, RecordEntry):
                 data = stream.read()
-                if not _agrees(expected, data, hashlib.sha256(data)):
+                if not _agrees(expected, data, _sha256_b64(data)):
                     raise IntegrityError(
                         f"{self.label}: the wheel is not sound:\n  "
                         f"{expected.path} does not match its RECORD hash/size"

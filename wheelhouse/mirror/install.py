@@ -7,17 +7,22 @@ either exactly the old tree or exactly the lock.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import hashlib
 import logging
+import mmap
 import multiprocessing
 import os
 import shutil
 import sys
 import tempfile
 import zipfile
+from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import installer
 from installer.exceptions import InstallerError
@@ -40,7 +45,7 @@ from wheelhouse.mirror.manifest import (
     scan_tree,
     write_manifest,
 )
-from wheelhouse.mirror.plan import PlannedWheel, plan_install
+from wheelhouse.mirror.plan import PlannedWheel, check_hash, plan_install
 from wheelhouse.mirror.wheelsource import CheckedWheel
 from wheelhouse.resolver.lockfile import Lock
 
@@ -74,7 +79,8 @@ def install_lock(
     lock: Lock, wheelhouse: Path, target: Path, options: InstallOptions = InstallOptions()
 ) -> InstallResult:
     """Make `target` hold exactly the lock's to-install distributions."""
-    wheels = plan_install(lock, wheelhouse)
+    # each wheel's lock hash is checked by the process that unpacks it, on the bytes it unpacks
+    wheels = plan_install(lock, wheelhouse, hash_later=True)
     minor = lock.target.python_minor
     if options.compile_with:
         check_interpreter(options.compile_with, minor)  # before any work, not after
@@ -88,7 +94,7 @@ def install_lock(
         interpreter = options.interpreter or f"/usr/bin/env python{minor}"
         umask = os.umask(0o022)
         os.umask(umask)
-        written = _install_all(wheels, layout, interpreter, options, umask)
+        wheels, written = _install_all(wheels, layout, interpreter, options, umask)
         files = tuple(
             sorted(
                 (ManifestFile(w.path, w.sha256, w.size, w.executable) for w in written),
@@ -156,12 +162,15 @@ def _install_all(
     interpreter: str,
     options: InstallOptions,
     umask: int,
-) -> list[WrittenFile]:
+) -> tuple[tuple[PlannedWheel, ...], list[WrittenFile]]:
+    """Every wheel unpacked into the layout: the wheels with their checked hashes, and the
+    files written."""
     workers = options.jobs if options.jobs > 0 else min(16, os.cpu_count() or 1)
     # the biggest first, so that the slowest wheel is not the last to start
     ordered = sorted(wheels, key=lambda w: -w.size)
     problems: list[WheelhouseError] = []
     written: list[WrittenFile] = []
+    checked: list[PlannedWheel] = []
     with _pool(workers, len(wheels), options.processes) as pool:
         futures = [pool.submit(_install_one, w, layout, interpreter, umask) for w in ordered]
         for future in futures:
@@ -171,7 +180,9 @@ def _install_all(
             elif exc is not None:
                 raise exc
             else:
-                written += future.result()
+                wheel, files = future.result()
+                checked.append(wheel)
+                written += files
     if problems:
         text = "cannot install the lock; nothing was changed:\n" + "\n".join(
             str(p) for p in sorted(problems, key=str)
@@ -179,7 +190,7 @@ def _install_all(
         if any(isinstance(p, IntegrityError) for p in problems):
             raise IntegrityError(text)
         raise InstallError(text)
-    return written
+    return tuple(sorted(checked, key=lambda w: w.name)), written
 
 
 def _pool(workers: int, count: int, processes: bool) -> Executor:
@@ -192,7 +203,8 @@ def _pool(workers: int, count: int, processes: bool) -> Executor:
 
 def _install_one(
     wheel: PlannedWheel, layout: TargetLayout, interpreter: str, umask: int = 0o022
-) -> list[WrittenFile]:
+) -> tuple[PlannedWheel, list[WrittenFile]]:
+    """Check one wheel's bytes against the lock, then unpack exactly those bytes."""
     log.info("installing %s", wheel.label)
     destination = SafeDestination(
         scheme_dict=layout.scheme_dict(),
@@ -204,17 +216,36 @@ def _install_one(
         umask=umask,
     )
     try:
-        with zipfile.ZipFile(wheel.path) as zf:
-            source = CheckedWheel(zf, wheel.label)
-            source.check_names()
-            installer.install(source, destination, {"INSTALLER": f"{INSTALLER_NAME}\n".encode()})
+        with open(wheel.path, "rb") as f, _mapped(f) as data:
+            # the bytes hashed for the lock are the bytes unpacked: one pass over the file,
+            # mapped rather than read so that a wheel of gigabytes costs no memory of its own
+            wheel = check_hash(wheel, hashlib.sha256(data).hexdigest())
+            with zipfile.ZipFile(f) as zf:
+                source = CheckedWheel(zf, wheel.label, data)
+                try:
+                    source.check_names()
+                    installer.install(
+                        source, destination, {"INSTALLER": f"{INSTALLER_NAME}\n".encode()}
+                    )
+                finally:
+                    source.release()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, InstallerError, ValueError) as exc:
         raise IntegrityError(
             f"{wheel.label}: {wheel.path.name} is not a sound wheel: {exc}"
         ) from exc
     except OSError as exc:
         raise InstallError(f"{wheel.label}: cannot install: {exc}") from exc
-    return destination.written
+    return wheel, destination.written
+
+
+@contextlib.contextmanager
+def _mapped(f: BinaryIO) -> Iterator[bytes | mmap.mmap]:
+    """The whole file, mapped read-only (an empty file cannot be mapped: its bytes)."""
+    if os.fstat(f.fileno()).st_size == 0:
+        yield b""
+        return
+    with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+        yield mapped
 
 
 def _swap_in(staging: Path, target: Path) -> None:

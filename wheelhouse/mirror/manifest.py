@@ -63,7 +63,24 @@ class Manifest:
         }
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=1, sort_keys=True) + "\n"
+        """indent=1, sorted keys. json's indenting encoder is pure Python (about 5 us a file
+        on 11 000 files), so the file rows, the bulk, are written here, byte for byte as
+        json.dumps writes them (a test holds the two to the same output)."""
+        head = self.to_dict()
+        head["files"] = [None]  # a placeholder row, replaced below
+        text = json.dumps(head, indent=1, sort_keys=True)
+        if not self.files:
+            return json.dumps(self.to_dict(), indent=1, sort_keys=True) + "\n"
+        enc = json.encoder.encode_basestring_ascii  # what json.dumps uses for str
+        rows = ",\n".join(
+            f'  {{\n   "executable": {"true" if f.executable else "false"},\n'
+            f'   "path": {enc(f.path)},\n   "sha256": {enc(f.sha256)},\n'
+            f'   "size": {int(f.size)}\n  }}'
+            for f in self.files
+        )
+        placeholder = '"files": [\n  null\n ]'
+        assert text.count(placeholder) == 1
+        return text.replace(placeholder, '"files": [\n' + rows + "\n ]") + "\n"
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Manifest:

@@ -5,8 +5,8 @@ The plan is made before anything is written, and lists every problem at once.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from packaging.utils import (
@@ -31,16 +31,25 @@ class PlannedWheel:
     name: NormalizedName
     version: str
     path: Path
-    sha256: str
+    sha256: str  # "" until checked, where the plan left the hashing to the installer
     size: int
+    allowed: frozenset[str] = frozenset()  # the lock's hashes, when sha256 is still ""
 
     @property
     def label(self) -> str:
         return f"{self.name} {self.version}"
 
 
-def plan_install(lock: Lock, wheelhouse: Path) -> tuple[PlannedWheel, ...]:
-    """The wheel of every to-install pin, hash-checked; raise listing all that are not fine."""
+def plan_install(
+    lock: Lock, wheelhouse: Path, hash_later: bool = False
+) -> tuple[PlannedWheel, ...]:
+    """The wheel of every to-install pin, hash-checked; raise listing all that are not fine.
+
+    `hash_later`: where a pin has exactly one fitting wheel, leave its hash check to the
+    caller (`sha256` "", `allowed` the lock's hashes), who reads the file anyway and can
+    check it in parallel with `check_hash`. Where several wheels fit, the hash picks one,
+    so those are hashed here.
+    """
     files = Path(wheelhouse) / FILES_DIR
     if not files.is_dir():
         raise InstallError(f"{wheelhouse} is not a wheelhouse (no {FILES_DIR}/ folder)")
@@ -50,7 +59,7 @@ def plan_install(lock: Lock, wheelhouse: Path) -> tuple[PlannedWheel, ...]:
     integrity = False
     for pin in sorted(lock.to_install(), key=lambda p: p.name):
         try:
-            planned.append(_plan_pin(pin, files, listing, lock.target.tags))
+            planned.append(_plan_pin(pin, files, listing, lock.target.tags, hash_later))
         except IntegrityError as exc:
             problems.append(str(exc))
             integrity = True
@@ -62,7 +71,9 @@ def plan_install(lock: Lock, wheelhouse: Path) -> tuple[PlannedWheel, ...]:
     return tuple(planned)
 
 
-def _plan_pin(pin: Pin, files: Path, listing: Sequence[str], tags: Sequence[str]) -> PlannedWheel:
+def _plan_pin(
+    pin: Pin, files: Path, listing: Sequence[str], tags: Sequence[str], hash_later: bool
+) -> PlannedWheel:
     label = f"{pin.name} {pin.version}"
     wanted = {f.sha256 for f in pin.files}
     named = [f.filename for f in pin.files if f.filename]
@@ -86,6 +97,9 @@ def _plan_pin(pin: Pin, files: Path, listing: Sequence[str], tags: Sequence[str]
             f"{label}: {', '.join(wheels)} does not fit the target's tags "
             f"(best: {tags[0] if tags else '?'})"
         )
+    if hash_later and len(fitting) == 1:
+        path = files / fitting[0]
+        return PlannedWheel(pin.name, pin.version, path, "", path.stat().st_size, frozenset(wanted))
     mismatched = []
     for name in fitting:
         path = files / name
@@ -93,7 +107,22 @@ def _plan_pin(pin: Pin, files: Path, listing: Sequence[str], tags: Sequence[str]
         if digest in wanted:
             return PlannedWheel(pin.name, pin.version, path, digest, path.stat().st_size)
         mismatched.append(f"{name} has sha256:{digest}")
-    raise IntegrityError(
+    raise _mismatch(label, mismatched, wanted)
+
+
+def check_hash(wheel: PlannedWheel, digest: str) -> PlannedWheel:
+    """The planned wheel with its hash, if `digest` (of its bytes) is one the lock allows."""
+    if wheel.sha256:
+        if digest != wheel.sha256:  # changed since the plan hashed it
+            raise _mismatch(wheel.label, [f"{wheel.path.name} has sha256:{digest}"], {wheel.sha256})
+        return wheel
+    if digest not in wheel.allowed:
+        raise _mismatch(wheel.label, [f"{wheel.path.name} has sha256:{digest}"], wheel.allowed)
+    return replace(wheel, sha256=digest, allowed=frozenset())
+
+
+def _mismatch(label: str, mismatched: Sequence[str], wanted: Iterable[str]) -> IntegrityError:
+    return IntegrityError(
         f"{label}: hash mismatch against the lock: {'; '.join(mismatched)}, the lock allows "
         + ", ".join(f"sha256:{h}" for h in sorted(wanted))
     )
