@@ -26,7 +26,7 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
-from wheelhouse.resolver.lockfile import (
+from wheelhouse.model.lock import (
     Lock,
     LockedFile,
     LockTarget,
@@ -34,7 +34,7 @@ from wheelhouse.resolver.lockfile import (
     render_pylock,
     render_requirements,
 )
-from wheelhouse.resolver.profile import bare_profile
+from wheelhouse.model.profile import bare_profile
 
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent

@@ -40,7 +40,7 @@ def main() -> None:
     uv = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
     if not uv:
         sys.exit("uv is not installed (pip install uv): it is the peer this compares with")
-    from wheelhouse.resolver.pipconfig import load_index_config
+    from wheelhouse.net.pipconfig import load_index_config
 
     index = load_index_config().indexes()[0]
     work = Path(tempfile.mkdtemp(prefix="bench-lock-"))

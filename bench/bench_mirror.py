@@ -31,9 +31,9 @@ from typing import Any
 import httpx
 from packaging.utils import canonicalize_name
 
-from wheelhouse.mirror.index import write_index
-from wheelhouse.mirror.layout import Wheelhouse
-from wheelhouse.resolver.lockfile import (
+from wheelhouse.mirror.static_index import write_index
+from wheelhouse.store.layout import Wheelhouse
+from wheelhouse.model.lock import (
     Lock,
     LockedFile,
     LockTarget,
@@ -41,7 +41,7 @@ from wheelhouse.resolver.lockfile import (
     render_pylock,
     render_requirements,
 )
-from wheelhouse.resolver.profile import bare_profile
+from wheelhouse.model.profile import bare_profile
 
 PY = sys.executable
 

@@ -4,7 +4,7 @@ import pytest
 from packaging.markers import Marker
 
 from wheelhouse.errors import UsageError
-from wheelhouse.resolver.profile import Profile, bare_profile, expand_platform, full_python_version
+from wheelhouse.model.profile import Profile, bare_profile, expand_platform, full_python_version
 
 
 def test_bare_37_is_newest_patch_and_cp37m() -> None:

@@ -21,7 +21,7 @@ from packaging.utils import canonicalize_name, parse_wheel_filename
 from tests.mirror.helpers import build_wheels, config_for, make_lock, upstream, write_pylock
 from wheelhouse.mirror.serve import MirrorApp, ServeConfig
 from wheelhouse.mirror.sync import sync
-from wheelhouse.resolver.lockfile import (
+from wheelhouse.model.lock import (
     Lock,
     LockedFile,
     LockTarget,
@@ -29,7 +29,7 @@ from wheelhouse.resolver.lockfile import (
     render_pylock,
     render_requirements,
 )
-from wheelhouse.resolver.profile import bare_profile
+from wheelhouse.model.profile import bare_profile
 
 PLATFORM = "manylinux_2_27_x86_64"
 

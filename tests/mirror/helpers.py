@@ -11,7 +11,7 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 
 from tests.wheelfactory import SimpleIndex, make_wheel
-from wheelhouse.resolver.lockfile import (
+from wheelhouse.model.lock import (
     Lock,
     LockedFile,
     LockTarget,
@@ -19,8 +19,8 @@ from wheelhouse.resolver.lockfile import (
     render_pylock,
     render_requirements,
 )
-from wheelhouse.resolver.pipconfig import IndexConfig
-from wheelhouse.resolver.profile import bare_profile
+from wheelhouse.model.profile import bare_profile
+from wheelhouse.net.pipconfig import IndexConfig
 
 TARGET = LockTarget.from_profile(bare_profile("3.7", "manylinux2014_x86_64"))
 UPLOADED = datetime(2021, 1, 1, tzinfo=timezone.utc)

@@ -11,7 +11,7 @@ import pytest
 
 from tests.wheelfactory import make_sdist, make_wheel
 from wheelhouse.cli import main
-from wheelhouse.resolver.profile import InstalledDist, bare_profile
+from wheelhouse.model.profile import InstalledDist, bare_profile
 
 SCORE = """
 import json

@@ -9,15 +9,15 @@ from typing import Any
 from tests.mirror.helpers import build_wheels, config_for, make_lock, upstream, write_pylock
 from tests.wheelfactory import make_wheel
 from wheelhouse.mirror.catalog import load_manifest
-from wheelhouse.mirror.index import (
+from wheelhouse.mirror.static_index import (
     IndexEntry,
     render_project_html,
     render_project_json,
     render_root_html,
     write_index,
 )
-from wheelhouse.mirror.layout import Wheelhouse
 from wheelhouse.mirror.sync import sync
+from wheelhouse.store.layout import Wheelhouse
 
 SHA = "a" * 64
 MSHA = "b" * 64

@@ -14,8 +14,8 @@ import pytest
 
 from tests.mirror.conftest import House, lock_of, rewrite_member, siblings, tree_state
 from tests.wheelfactory import make_wheel
+from wheelhouse.artifact.manifest import Manifest, ManifestDist, ManifestFile
 from wheelhouse.cli import main
-from wheelhouse.mirror.manifest import Manifest, ManifestDist, ManifestFile
 
 SITE = "lib/python3.7/site-packages"
 
@@ -350,7 +350,7 @@ def test_an_sdist_only_pin_is_refused_with_a_reason(
     lock = lock_of([])
     import hashlib
 
-    from wheelhouse.resolver.lockfile import LockedFile, Pin
+    from wheelhouse.model.lock import LockedFile, Pin
 
     locked = LockedFile(sdist.name, {"sha256": hashlib.sha256(sdist.read_bytes()).hexdigest()})
     pin = Pin(name="delta", version="1.0", files=(locked,))  # type: ignore[arg-type]
@@ -362,8 +362,8 @@ def test_an_sdist_only_pin_is_refused_with_a_reason(
 
 
 def test_library_install_on_threads_reports_what_it_removed(house: House, tmp_path: Path) -> None:
-    from wheelhouse.mirror.install import InstallOptions, install_lock
-    from wheelhouse.resolver.lockfile import load_lock
+    from wheelhouse.artifact.install import InstallOptions, install_lock
+    from wheelhouse.model.lock import load_lock
 
     build = tmp_path / "build"
     wheels = [house.add(make_wheel(build, f"pkg{i}", "1.0")) for i in range(5)]

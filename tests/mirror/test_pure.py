@@ -8,10 +8,10 @@ import pytest
 from packaging.utils import canonicalize_name
 
 from tests.mirror.conftest import PLATFORM
-from wheelhouse.mirror.deps import DistRequires, check_requirements
-from wheelhouse.mirror.destination import is_link_mode, unsafe_member_reason
-from wheelhouse.mirror.imports import top_level_modules
-from wheelhouse.resolver.profile import bare_profile
+from wheelhouse.artifact.deps import DistRequires, check_requirements
+from wheelhouse.artifact.destination import is_link_mode, unsafe_member_reason
+from wheelhouse.artifact.imports import top_level_modules
+from wheelhouse.model.profile import bare_profile
 
 
 @pytest.mark.parametrize(

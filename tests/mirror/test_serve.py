@@ -20,9 +20,9 @@ import pytest
 
 from tests.mirror.conftest import Synced
 from wheelhouse.files import atomic_write
-from wheelhouse.mirror.index import write_index
-from wheelhouse.mirror.layout import Wheelhouse
 from wheelhouse.mirror.protocol import negotiate, parse_range
+from wheelhouse.mirror.static_index import write_index
+from wheelhouse.store.layout import Wheelhouse
 
 JSON = "application/vnd.pypi.simple.v1+json"
 PIP_ACCEPT = (

@@ -17,8 +17,8 @@ from tests.mirror.helpers import (
     write_pylock,
     write_requirements,
 )
-from wheelhouse.mirror.layout import Wheelhouse
 from wheelhouse.mirror.sync import SyncEvent, sync
+from wheelhouse.store.layout import Wheelhouse
 
 
 def _range(headers: dict[str, str]) -> str | None:
@@ -194,8 +194,8 @@ def test_hash_only_lock_picks_the_targets_wheel_from_an_html_only_index(
     from packaging.utils import canonicalize_name
 
     from tests.wheelfactory import SimpleIndex, make_wheel
-    from wheelhouse.resolver.lockfile import Lock, LockedFile, LockTarget, Pin
-    from wheelhouse.resolver.profile import bare_profile
+    from wheelhouse.model.lock import Lock, LockedFile, LockTarget, Pin
+    from wheelhouse.model.profile import bare_profile
 
     folder = tmp_path / "w"
     w37 = make_wheel(folder, "native", "1.0", tag="cp37-cp37m-manylinux2014_x86_64")

@@ -12,7 +12,7 @@ import pytest
 from tests.mirror.conftest import PLATFORM, House, lock_of
 from tests.wheelfactory import make_wheel
 from wheelhouse.cli import main
-from wheelhouse.resolver.profile import InstalledDist, bare_profile
+from wheelhouse.model.profile import InstalledDist, bare_profile
 
 SITE = "lib/python3.7/site-packages"
 

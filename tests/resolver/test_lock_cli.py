@@ -12,8 +12,8 @@ from packaging.pylock import Pylock
 
 from tests.wheelfactory import SimpleIndex, make_sdist, make_wheel
 from wheelhouse.cli import main
-from wheelhouse.resolver.lockfile import load_lock
-from wheelhouse.resolver.profile import InstalledDist, bare_profile
+from wheelhouse.model.lock import load_lock
+from wheelhouse.model.profile import InstalledDist, bare_profile
 
 CP37 = "cp37-cp37m-manylinux2014_x86_64"
 CP311 = "cp311-cp311-manylinux2014_x86_64"

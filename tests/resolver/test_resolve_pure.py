@@ -9,10 +9,10 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from wheelhouse.errors import ResolutionError
-from wheelhouse.resolver.index import DistFile, dist_file
-from wheelhouse.resolver.metadata import CoreMetadata
-from wheelhouse.resolver.profile import InstalledDist, Profile, bare_profile
-from wheelhouse.resolver.requirements import Req
+from wheelhouse.model.profile import InstalledDist, Profile, bare_profile
+from wheelhouse.model.requirements import Req
+from wheelhouse.net.metadata import CoreMetadata
+from wheelhouse.net.simple import DistFile, dist_file
 from wheelhouse.resolver.resolve import resolve
 
 

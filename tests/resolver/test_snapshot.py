@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from wheelhouse.cli import main
-from wheelhouse.resolver.profile import Profile, load_profile
+from wheelhouse.model.profile import Profile, load_profile
 
 
 def read(path: Path) -> Profile:

@@ -35,7 +35,7 @@ def add_target_options(p: argparse.ArgumentParser, image: bool = True) -> None:
 
 
 def index_config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from wheelhouse.resolver.pipconfig import load_index_config
+    from wheelhouse.net.pipconfig import load_index_config
 
     return load_index_config().with_sources(
         args.index_url, args.extra_index_url, args.find_links, args.no_index
@@ -43,7 +43,7 @@ def index_config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def cache_dir(args: argparse.Namespace) -> Path | None:
-    from wheelhouse.resolver.cache import default_cache_dir
+    from wheelhouse.net.cache import default_cache_dir
 
     if args.no_cache:
         return None
@@ -51,7 +51,7 @@ def cache_dir(args: argparse.Namespace) -> Path | None:
 
 
 def target_profile(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from wheelhouse.resolver.profile import bare_profile, load_profile
+    from wheelhouse.model.profile import bare_profile, load_profile
 
     bare = args.python_version or args.platform
     if not bare and (args.abi or args.implementation != "cp"):

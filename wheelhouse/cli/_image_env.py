@@ -23,8 +23,8 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from wheelhouse.mirror.imageenv import build_image_env
-    from wheelhouse.resolver.profile import load_profile
+    from wheelhouse.image.imageenv import build_image_env
+    from wheelhouse.model.profile import load_profile
 
     env = build_image_env(load_profile(args.image), args.python, args.wheelhouse, args.out)
     state = "up to date" if env.reused else f"built with {env.packages} packages"

@@ -61,11 +61,11 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from wheelhouse.resolver.locking import LockRequest, lock
+    from wheelhouse.resolver.locker import LockRequest, lock
 
     profile = target_profile(args)
     if args.image_packages:
-        from wheelhouse.resolver.locking import lock_image
+        from wheelhouse.resolver.locker import lock_image
 
         if args.requirements or args.requirement:
             raise UsageError("--image-packages takes no requirements: it locks the image's own")

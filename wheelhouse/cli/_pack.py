@@ -21,7 +21,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from wheelhouse.mirror.pack import pack_tree
+    from wheelhouse.artifact.pack import pack_tree
 
     result = pack_tree(args.folder, args.output)
     print(

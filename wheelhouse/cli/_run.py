@@ -44,7 +44,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from wheelhouse.mirror.run import answer_json, read_request, run_score
+    from wheelhouse.image.run import answer_json, read_request, run_score
 
     env = {k: v for k, v in os.environ.items() if k.startswith(("AZUREML_", "AML_"))}
     for item in args.env:

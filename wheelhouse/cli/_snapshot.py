@@ -56,15 +56,15 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from wheelhouse.files import atomic_write
+    from wheelhouse.net.cache import Cache
     from wheelhouse.resolver import snapshot
-    from wheelhouse.resolver.cache import Cache
 
     if args.python:
         profile = snapshot.snapshot_python(args.python, args.name)
     elif args.docker:
         profile = snapshot.snapshot_docker(args.docker, args.docker_python, args.name)
     elif not (args.freeze or args.resolve):
-        from wheelhouse.resolver.profile import bare_profile
+        from wheelhouse.model.profile import bare_profile
 
         profile = bare_profile(args.python_version, args.platform)
         if args.name:

@@ -35,7 +35,7 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from wheelhouse.errors import UsageError
     from wheelhouse.mirror.sync import SyncFailed, sync
-    from wheelhouse.resolver.pipconfig import load_index_config
+    from wheelhouse.net.pipconfig import load_index_config
 
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")

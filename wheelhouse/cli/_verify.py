@@ -37,9 +37,9 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from wheelhouse.mirror.verify import render_text, verify
-    from wheelhouse.resolver.lockfile import load_lock
-    from wheelhouse.resolver.profile import builtin_profile_matching, load_profile
+    from wheelhouse.artifact.verify import render_text, verify
+    from wheelhouse.model.lock import load_lock
+    from wheelhouse.model.profile import builtin_profile_matching, load_profile
 
     lock = load_lock(args.lock)
     image = (

@@ -15,7 +15,7 @@ from typing import Any
 
 from wheelhouse.errors import UsageError
 from wheelhouse.files import atomic_write, sha256_file
-from wheelhouse.mirror.layout import Wheelhouse
+from wheelhouse.store.layout import Wheelhouse
 
 MANIFEST_FORMAT = 1
 

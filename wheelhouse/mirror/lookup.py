@@ -1,7 +1,7 @@
 """A tiny PEP 691/503 project-page reader: finds a locked file by its hash on an index.
 
 Only for locks that carry hashes but no URLs. Kept small and apart: the resolver's full
-index reader (wheelhouse.resolver.index) can replace it.
+index reader (wheelhouse.net.simple) can replace it.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from urllib.parse import urldefrag, urljoin
 import httpx
 
 from wheelhouse.errors import NetworkError
-from wheelhouse.resolver.http import redact_url, with_retries
-from wheelhouse.resolver.lockfile import wheel_fits
+from wheelhouse.model.lock import wheel_fits
+from wheelhouse.net.http import redact_url, with_retries
 
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 ACCEPT = f"{JSON_TYPE}, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1"

@@ -9,9 +9,9 @@ from typing import Any
 
 from wheelhouse.errors import UsageError
 from wheelhouse.mirror.catalog import FileRecord, load_manifest, save_manifest, verified
-from wheelhouse.mirror.index import write_index
-from wheelhouse.mirror.layout import METADATA_SUFFIX, Wheelhouse, writer_lock
+from wheelhouse.mirror.static_index import write_index
 from wheelhouse.mirror.wanted import Wanted, load_wanted
+from wheelhouse.store.layout import METADATA_SUFFIX, Wheelhouse, writer_lock
 
 
 @dataclass(frozen=True)

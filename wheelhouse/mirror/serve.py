@@ -25,8 +25,8 @@ from urllib.parse import parse_qs, quote
 from packaging.utils import canonicalize_name
 
 from wheelhouse.errors import UsageError
-from wheelhouse.mirror.layout import Wheelhouse
 from wheelhouse.mirror.protocol import etag_matches, negotiate, parse_range
+from wheelhouse.store.layout import Wheelhouse
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

@@ -24,12 +24,12 @@ from wheelhouse.mirror.catalog import (
     save_manifest,
     verified,
 )
-from wheelhouse.mirror.index import write_index
-from wheelhouse.mirror.layout import Wheelhouse, writer_lock
+from wheelhouse.mirror.static_index import write_index
 from wheelhouse.mirror.wanted import Wanted, load_wanted
-from wheelhouse.resolver.lockfile import wheel_fits
-from wheelhouse.resolver.pipconfig import IndexConfig
-from wheelhouse.resolver.urls import redact_url, strip_credentials
+from wheelhouse.model.lock import wheel_fits
+from wheelhouse.net.pipconfig import IndexConfig
+from wheelhouse.net.urls import redact_url, strip_credentials
+from wheelhouse.store.layout import Wheelhouse, writer_lock
 
 if TYPE_CHECKING:  # httpx (~50 ms to import) only once there is something to fetch
     import httpx
@@ -192,7 +192,7 @@ async def _sync_all(
     jobs = max(1, jobs)
 
     def new_client() -> httpx.AsyncClient:
-        from wheelhouse.resolver.http import make_client
+        from wheelhouse.net.http import make_client
 
         return make_client(
             config, transport=transport, max_connections=jobs, timeout=timeout, http2=http2
@@ -306,7 +306,7 @@ _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 
 async def _download(run: _Run, item: Download) -> None:
     """Fetch one file into place; resume its part, retry, and verify before renaming."""
-    from wheelhouse.resolver.http import with_retries
+    from wheelhouse.net.http import with_retries
 
     wh = run.wheelhouse
     for fresh_try in (False, True):

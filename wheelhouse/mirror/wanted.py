@@ -10,7 +10,7 @@ from pathlib import Path
 from packaging.utils import NormalizedName
 
 from wheelhouse.errors import IntegrityError
-from wheelhouse.resolver.lockfile import Lock, LockedFile, load_lock
+from wheelhouse.model.lock import Lock, LockedFile, load_lock
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,11 @@ from typing import Any, TypeVar
 import httpx
 from packaging.utils import NormalizedName
 
-from wheelhouse.resolver.cache import Cache
-from wheelhouse.resolver.http import make_client, redact_url
-from wheelhouse.resolver.index import DistFile, IndexReader
-from wheelhouse.resolver.metadata import CoreMetadata, MetadataFetcher
-from wheelhouse.resolver.pipconfig import IndexConfig
+from wheelhouse.net.cache import Cache
+from wheelhouse.net.http import make_client, redact_url
+from wheelhouse.net.metadata import CoreMetadata, MetadataFetcher
+from wheelhouse.net.pipconfig import IndexConfig
+from wheelhouse.net.simple import DistFile, IndexReader
 
 log = logging.getLogger("wheelhouse")
 T = TypeVar("T")

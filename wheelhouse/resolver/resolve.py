@@ -24,10 +24,10 @@ from resolvelib import AbstractProvider, BaseReporter, Resolver
 from resolvelib.resolvers import ResolutionImpossible, ResolutionTooDeep
 
 from wheelhouse.errors import ResolutionError, UsageError
-from wheelhouse.resolver.index import DistFile
-from wheelhouse.resolver.metadata import CoreMetadata
-from wheelhouse.resolver.profile import InstalledDist, Profile
-from wheelhouse.resolver.requirements import Req
+from wheelhouse.model.profile import InstalledDist, Profile
+from wheelhouse.model.requirements import Req
+from wheelhouse.net.metadata import CoreMetadata
+from wheelhouse.net.simple import DistFile
 
 log = logging.getLogger("wheelhouse")
 

@@ -17,23 +17,23 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from wheelhouse.errors import UsageError, WheelhouseError
-from wheelhouse.resolver.cache import Cache
-from wheelhouse.resolver.index import parse_cutoff
-from wheelhouse.resolver.pipconfig import IndexConfig
-from wheelhouse.resolver.profile import (
+from wheelhouse.model.profile import (
     InstalledDist,
     Profile,
     bare_profile,
     compute_tags,
     expand_platform,
 )
+from wheelhouse.model.requirements import read_requirements
+from wheelhouse.net.cache import Cache
+from wheelhouse.net.pipconfig import IndexConfig
+from wheelhouse.net.simple import parse_cutoff
 from wheelhouse.resolver.repository import IndexRepository
-from wheelhouse.resolver.requirements import read_requirements
 from wheelhouse.resolver.resolve import Options, resolve
 
 
 def _script() -> str:
-    return (resources.files("wheelhouse.resolver") / "_snapshot_script.py").read_text()
+    return (resources.files("wheelhouse.model") / "_snapshot_script.py").read_text()
 
 
 def profile_from_facts(facts: Mapping[str, Any], name: str, source: str) -> Profile:

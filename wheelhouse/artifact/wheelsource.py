@@ -19,8 +19,8 @@ from types import ModuleType
 from installer.records import InvalidRecordEntry, RecordEntry, parse_record_file
 from installer.sources import WheelContentElement, WheelFile
 
+from wheelhouse.artifact.destination import is_link_mode, unsafe_member_reason
 from wheelhouse.errors import IntegrityError
-from wheelhouse.mirror.destination import is_link_mode, unsafe_member_reason
 
 _SIGNATURES = ("RECORD.jws", "RECORD.p7s")
 _LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")  # zipfile's structFileHeader

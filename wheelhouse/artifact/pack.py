@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, cast
 
+from wheelhouse.artifact.destination import unsafe_member_reason
+from wheelhouse.artifact.manifest import MANIFEST_NAME, compare_tree, read_manifest, scan_tree
 from wheelhouse.errors import IntegrityError, UsageError
 from wheelhouse.files import AtomicFile
-from wheelhouse.mirror.destination import unsafe_member_reason
-from wheelhouse.mirror.manifest import MANIFEST_NAME, compare_tree, read_manifest, scan_tree
 
 _CHUNK = 1 << 20
 

@@ -36,8 +36,8 @@ from packaging.utils import (
 from packaging.version import InvalidVersion, Version
 
 from wheelhouse.errors import NetworkError
-from wheelhouse.resolver.cache import Cache, CachedPage
-from wheelhouse.resolver.http import redact_url, strip_credentials, with_retries
+from wheelhouse.net.cache import Cache, CachedPage
+from wheelhouse.net.http import redact_url, strip_credentials, with_retries
 
 log = logging.getLogger("wheelhouse")
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 
-from wheelhouse.resolver.profile import Profile
+from wheelhouse.model.profile import Profile
 
 
 @dataclass(frozen=True)

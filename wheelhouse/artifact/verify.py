@@ -27,12 +27,10 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
-from wheelhouse.errors import UsageError
-from wheelhouse.files import sha256_file
-from wheelhouse.mirror.deps import DistRequires, check_requirements
-from wheelhouse.mirror.destination import TargetLayout
-from wheelhouse.mirror.imports import import_modules, top_level_modules
-from wheelhouse.mirror.manifest import (
+from wheelhouse.artifact.deps import DistRequires, check_requirements
+from wheelhouse.artifact.destination import TargetLayout
+from wheelhouse.artifact.imports import import_modules, top_level_modules
+from wheelhouse.artifact.manifest import (
     MANIFEST_NAME,
     Manifest,
     ManifestFile,
@@ -40,9 +38,11 @@ from wheelhouse.mirror.manifest import (
     read_manifest,
     scan_tree,
 )
-from wheelhouse.mirror.pack import unpack_artifact
-from wheelhouse.resolver.lockfile import Lock
-from wheelhouse.resolver.profile import Profile
+from wheelhouse.artifact.pack import unpack_artifact
+from wheelhouse.errors import UsageError
+from wheelhouse.files import sha256_file
+from wheelhouse.model.lock import Lock
+from wheelhouse.model.profile import Profile
 
 Severity = Literal["error", "warning", "info"]
 

@@ -19,9 +19,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from wheelhouse.artifact.compile import resolve_interpreter
 from wheelhouse.errors import UsageError
-from wheelhouse.mirror.compile import resolve_interpreter
-from wheelhouse.mirror.imageenv import offline_env
+from wheelhouse.image.imageenv import offline_env
 
 EXIT_LIB_MISSING = 97
 EXIT_REQUIREMENTS_MISSING = 99

@@ -14,8 +14,7 @@ from typing import TYPE_CHECKING
 from wheelhouse import __version__
 from wheelhouse.errors import UsageError
 from wheelhouse.files import AtomicFile, sha256_file
-from wheelhouse.resolver.cache import default_cache_dir
-from wheelhouse.resolver.lockfile import (
+from wheelhouse.model.lock import (
     HEADER_DIGEST,
     Lock,
     LockedFile,
@@ -26,14 +25,15 @@ from wheelhouse.resolver.lockfile import (
     render_pylock,
     render_requirements,
 )
-from wheelhouse.resolver.pipconfig import IndexConfig
-from wheelhouse.resolver.profile import Profile
-from wheelhouse.resolver.requirements import RequirementSet, read_requirements
+from wheelhouse.model.profile import Profile
+from wheelhouse.model.requirements import RequirementSet, read_requirements
+from wheelhouse.net.cache import default_cache_dir
+from wheelhouse.net.pipconfig import IndexConfig
 
 if TYPE_CHECKING:
     import httpx
 
-    from wheelhouse.resolver.index import DistFile
+    from wheelhouse.net.simple import DistFile
     from wheelhouse.resolver.resolve import Resolution, Resolved
 
 log = logging.getLogger("wheelhouse")
@@ -109,8 +109,8 @@ def lock(
     ):
         return LockOutcome(None, False, request.output, pylock, time.perf_counter() - started)
     # Only now the network side: an unchanged lock never pays for importing it.
-    from wheelhouse.resolver.cache import Cache
-    from wheelhouse.resolver.index import parse_cutoff
+    from wheelhouse.net.cache import Cache
+    from wheelhouse.net.simple import parse_cutoff
     from wheelhouse.resolver.repository import IndexRepository
     from wheelhouse.resolver.resolve import Options, resolve
 
@@ -161,7 +161,7 @@ def write_lock_files(result: Lock, output: Path, pylock: Path) -> None:
 
 
 def locked_file(f: DistFile) -> LockedFile:
-    from wheelhouse.resolver.index import local_path
+    from wheelhouse.net.simple import local_path
 
     hashes = dict(f.hashes)
     if "sha256" not in hashes:
@@ -253,7 +253,7 @@ def lock_image(
     the profile when it has one, else the best fitting wheel on the index, else its sdist
     (built later by the target's own interpreter).
     """
-    from wheelhouse.resolver.cache import Cache
+    from wheelhouse.net.cache import Cache
     from wheelhouse.resolver.repository import IndexRepository
     from wheelhouse.resolver.resolve import Options, filter_files
 

@@ -25,7 +25,7 @@ from packaging.version import InvalidVersion, Version
 
 from wheelhouse import __version__
 from wheelhouse.errors import UsageError
-from wheelhouse.resolver.profile import Profile, bare_profile
+from wheelhouse.model.profile import Profile, bare_profile
 
 Source = Literal["install", "image", "override"]
 LOCK_FORMAT = 1

@@ -19,7 +19,7 @@ from packaging.version import InvalidVersion, Version
 
 from wheelhouse.errors import InstallError, IntegrityError
 from wheelhouse.files import sha256_file
-from wheelhouse.resolver.lockfile import Lock, Pin, wheel_fits
+from wheelhouse.model.lock import Lock, Pin, wheel_fits
 
 FILES_DIR = "files"
 

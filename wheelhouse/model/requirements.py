@@ -12,7 +12,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 
 from wheelhouse.errors import UsageError
-from wheelhouse.resolver.profile import Profile
+from wheelhouse.model.profile import Profile
 
 
 @dataclass(frozen=True)

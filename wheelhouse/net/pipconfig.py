@@ -70,7 +70,7 @@ class IndexConfig:
 
     def fingerprint(self) -> list[str]:
         """What decides a lock's answer (for the lock's input digest); no credentials."""
-        from wheelhouse.resolver.urls import redact_url
+        from wheelhouse.net.urls import redact_url
 
         return [
             *(f"index {redact_url(u)}" for u in self.indexes()),
@@ -169,7 +169,7 @@ def default_index_url() -> str:
     """pip's built-in default index, asked of pip itself (never written into wheelhouse)."""
     if _DEFAULT:
         return _DEFAULT[0]
-    from wheelhouse.resolver.cache import default_cache_dir
+    from wheelhouse.net.cache import default_cache_dir
 
     memo = default_cache_dir() / "pip-default-index.txt"
     try:

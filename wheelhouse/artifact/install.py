@@ -27,15 +27,14 @@ from typing import BinaryIO
 import installer
 from installer.exceptions import InstallerError
 
-from wheelhouse.errors import InstallError, IntegrityError, WheelhouseError
-from wheelhouse.mirror.compile import check_interpreter, compile_tree
-from wheelhouse.mirror.destination import (
+from wheelhouse.artifact.compile import check_interpreter, compile_tree
+from wheelhouse.artifact.destination import (
     INSTALLER_NAME,
     SafeDestination,
     TargetLayout,
     WrittenFile,
 )
-from wheelhouse.mirror.manifest import (
+from wheelhouse.artifact.manifest import (
     MANIFEST_NAME,
     Manifest,
     ManifestDist,
@@ -45,9 +44,10 @@ from wheelhouse.mirror.manifest import (
     scan_tree,
     write_manifest,
 )
-from wheelhouse.mirror.plan import PlannedWheel, check_hash, plan_install
-from wheelhouse.mirror.wheelsource import CheckedWheel
-from wheelhouse.resolver.lockfile import Lock
+from wheelhouse.artifact.plan import PlannedWheel, check_hash, plan_install
+from wheelhouse.artifact.wheelsource import CheckedWheel
+from wheelhouse.errors import InstallError, IntegrityError, WheelhouseError
+from wheelhouse.model.lock import Lock
 
 log = logging.getLogger("wheelhouse")
 

@@ -17,10 +17,10 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
 
+from wheelhouse.artifact.compile import interpreter_version, resolve_interpreter
 from wheelhouse.errors import IntegrityError, UsageError, WheelhouseError
 from wheelhouse.files import sha256_file
-from wheelhouse.mirror.compile import interpreter_version, resolve_interpreter
-from wheelhouse.resolver.profile import Profile
+from wheelhouse.model.profile import Profile
 
 log = logging.getLogger("wheelhouse")
 STAMP = "wheelhouse-image-env.json"

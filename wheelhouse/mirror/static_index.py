@@ -30,7 +30,7 @@ from packaging.version import InvalidVersion, Version
 
 from wheelhouse.files import atomic_write_many
 from wheelhouse.mirror.catalog import FileRecord, verified
-from wheelhouse.mirror.layout import METADATA_SUFFIX, Wheelhouse
+from wheelhouse.store.layout import METADATA_SUFFIX, Wheelhouse
 
 log = logging.getLogger("wheelhouse")
 API_VERSION = "1.1"

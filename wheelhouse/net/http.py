@@ -20,8 +20,8 @@ import httpx
 
 from wheelhouse import __version__
 from wheelhouse.errors import NetworkError
-from wheelhouse.resolver.pipconfig import IndexConfig
-from wheelhouse.resolver.urls import redact_url, strip_credentials
+from wheelhouse.net.pipconfig import IndexConfig
+from wheelhouse.net.urls import redact_url, strip_credentials
 
 __all__ = ["make_client", "redact_url", "strip_credentials", "with_retries"]
 

@@ -23,10 +23,10 @@ from packaging.utils import NormalizedName, canonicalize_name
 from wheelhouse.errors import IntegrityError, NetworkError, UsageError
 
 # the target-side snapshot script owns the one copy of this conversion (it runs stdlib-only)
-from wheelhouse.resolver._snapshot_script import requires_txt_to_dist
-from wheelhouse.resolver.cache import Cache
-from wheelhouse.resolver.http import redact_url, with_retries
-from wheelhouse.resolver.index import DistFile, local_path
+from wheelhouse.model._snapshot_script import requires_txt_to_dist
+from wheelhouse.net.cache import Cache
+from wheelhouse.net.http import redact_url, with_retries
+from wheelhouse.net.simple import DistFile, local_path
 
 log = logging.getLogger("wheelhouse")
 TAIL = 64 * 1024
