@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_install import make_lock
 
-from wheelhouse.model.lock import render_pylock
+from wheelhouse.model.pylock import render_pylock
 
 BIN = Path(sys.executable).parent
 MODULES = ("sympy", "pandas", "sklearn.ensemble", "scipy.stats", "dateutil.parser")

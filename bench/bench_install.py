@@ -26,15 +26,10 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
-from wheelhouse.model.lock import (
-    Lock,
-    LockedFile,
-    LockTarget,
-    Pin,
-    render_pylock,
-    render_requirements,
-)
+from wheelhouse.model.lock import Lock, LockedFile, LockTarget, Pin
 from wheelhouse.model.profile import bare_profile
+from wheelhouse.model.pylock import render_pylock
+from wheelhouse.model.requirements_lock import render_requirements
 
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent

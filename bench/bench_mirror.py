@@ -32,16 +32,11 @@ import httpx
 from packaging.utils import canonicalize_name
 
 from wheelhouse.mirror.static_index import write_index
-from wheelhouse.store.layout import Wheelhouse
-from wheelhouse.model.lock import (
-    Lock,
-    LockedFile,
-    LockTarget,
-    Pin,
-    render_pylock,
-    render_requirements,
-)
+from wheelhouse.model.lock import Lock, LockedFile, LockTarget, Pin
 from wheelhouse.model.profile import bare_profile
+from wheelhouse.model.pylock import render_pylock
+from wheelhouse.model.requirements_lock import render_requirements
+from wheelhouse.store.layout import Wheelhouse
 
 PY = sys.executable
 

@@ -21,15 +21,10 @@ from packaging.utils import canonicalize_name, parse_wheel_filename
 from tests.mirror.helpers import build_wheels, config_for, make_lock, upstream, write_pylock
 from wheelhouse.mirror.serve import MirrorApp, ServeConfig
 from wheelhouse.mirror.sync import sync
-from wheelhouse.model.lock import (
-    Lock,
-    LockedFile,
-    LockTarget,
-    Pin,
-    render_pylock,
-    render_requirements,
-)
+from wheelhouse.model.lock import Lock, LockedFile, LockTarget, Pin
 from wheelhouse.model.profile import bare_profile
+from wheelhouse.model.pylock import render_pylock
+from wheelhouse.model.requirements_lock import render_requirements
 
 PLATFORM = "manylinux_2_27_x86_64"
 

@@ -11,15 +11,10 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 
 from tests.wheelfactory import SimpleIndex, make_wheel
-from wheelhouse.model.lock import (
-    Lock,
-    LockedFile,
-    LockTarget,
-    Pin,
-    render_pylock,
-    render_requirements,
-)
+from wheelhouse.model.lock import Lock, LockedFile, LockTarget, Pin
 from wheelhouse.model.profile import bare_profile
+from wheelhouse.model.pylock import render_pylock
+from wheelhouse.model.requirements_lock import render_requirements
 from wheelhouse.net.pipconfig import IndexConfig
 
 TARGET = LockTarget.from_profile(bare_profile("3.7", "manylinux2014_x86_64"))

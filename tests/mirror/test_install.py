@@ -363,7 +363,7 @@ def test_an_sdist_only_pin_is_refused_with_a_reason(
 
 def test_library_install_on_threads_reports_what_it_removed(house: House, tmp_path: Path) -> None:
     from wheelhouse.artifact.install import InstallOptions, install_lock
-    from wheelhouse.model.lock import load_lock
+    from wheelhouse.model.lockfiles import load_lock
 
     build = tmp_path / "build"
     wheels = [house.add(make_wheel(build, f"pkg{i}", "1.0")) for i in range(5)]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from wheelhouse.cli import main
-from wheelhouse.model.lock import load_lock
+from wheelhouse.model.lockfiles import load_lock
 
 pytestmark = pytest.mark.live
 

@@ -12,7 +12,7 @@ from packaging.pylock import Pylock
 
 from tests.wheelfactory import SimpleIndex, make_sdist, make_wheel
 from wheelhouse.cli import main
-from wheelhouse.model.lock import load_lock
+from wheelhouse.model.lockfiles import load_lock
 from wheelhouse.model.profile import InstalledDist, bare_profile
 
 CP37 = "cp37-cp37m-manylinux2014_x86_64"

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from wheelhouse.errors import UsageError
+from wheelhouse.interpreters import check_interpreter, resolve_interpreter
 
 log = logging.getLogger("wheelhouse")
 
@@ -24,44 +23,6 @@ class CompileResult:
     python: str
     version: str  # "3.7.16"
     warnings: str  # compileall's complaints (files it could not compile)
-
-
-def resolve_interpreter(python: str) -> str:
-    """An interpreter as an absolute path, so it still works from another working folder."""
-    if os.sep in python or (os.altsep and os.altsep in python):
-        path = Path(python).absolute()
-        if not path.exists():
-            raise UsageError(f"no interpreter at {python}")
-        return str(path)
-    found = shutil.which(python)
-    if found is None:
-        raise UsageError(f"no interpreter named {python} on PATH")
-    return found
-
-
-def interpreter_version(python: str) -> str:
-    """The full version of an interpreter, asked of it."""
-    try:
-        out = subprocess.run(
-            [python, "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-    except OSError as exc:
-        raise UsageError(f"cannot run {python}: {exc.strerror}") from exc
-    if out.returncode != 0:
-        raise UsageError(f"{python} failed to report its version: {out.stderr.strip()}")
-    return out.stdout.strip()
-
-
-def check_interpreter(python: str, python_minor: str) -> str:
-    """The interpreter's full version if it is the target's X.Y; else a usage error."""
-    version = interpreter_version(python)
-    minor = ".".join(version.split(".")[:2])
-    if minor != python_minor:
-        raise UsageError(f"{python} is Python {version}; the target is Python {python_minor}")
-    return version
 
 
 def compile_tree(python: str, python_minor: str, site_packages: Path) -> CompileResult:

@@ -13,8 +13,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from wheelhouse.artifact.compile import resolve_interpreter
 from wheelhouse.errors import UsageError
+from wheelhouse.interpreters import resolve_interpreter
 
 _MARK = "@@wheelhouse-imports@@"
 _SCRIPT = f"""

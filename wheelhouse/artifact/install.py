@@ -27,7 +27,7 @@ from typing import BinaryIO
 import installer
 from installer.exceptions import InstallerError
 
-from wheelhouse.artifact.compile import check_interpreter, compile_tree
+from wheelhouse.artifact.compile import compile_tree
 from wheelhouse.artifact.destination import (
     INSTALLER_NAME,
     SafeDestination,
@@ -47,6 +47,7 @@ from wheelhouse.artifact.manifest import (
 from wheelhouse.artifact.plan import PlannedWheel, check_hash, plan_install
 from wheelhouse.artifact.wheelsource import CheckedWheel
 from wheelhouse.errors import InstallError, IntegrityError, WheelhouseError
+from wheelhouse.interpreters import check_interpreter
 from wheelhouse.model.lock import Lock
 
 log = logging.getLogger("wheelhouse")

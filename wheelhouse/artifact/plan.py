@@ -9,17 +9,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from packaging.utils import (
-    InvalidWheelFilename,
-    NormalizedName,
-    canonicalize_name,
-    parse_wheel_filename,
-)
-from packaging.version import InvalidVersion, Version
+from packaging.utils import NormalizedName, canonicalize_name
 
 from wheelhouse.errors import InstallError, IntegrityError
 from wheelhouse.files import sha256_file
-from wheelhouse.model.lock import Lock, Pin, wheel_fits
+from wheelhouse.model.filenames import parse_filename, wheel_fits
+from wheelhouse.model.lock import Lock, Pin
 
 FILES_DIR = "files"
 
@@ -129,8 +124,10 @@ def _mismatch(label: str, mismatched: Sequence[str], wanted: Iterable[str]) -> I
 
 
 def _is_wheel_of(filename: str, name: str, version: str) -> bool:
-    try:
-        wname, wversion, _, _ = parse_wheel_filename(filename)
-        return wname == canonicalize_name(name) and wversion == Version(version)
-    except (InvalidWheelFilename, InvalidVersion):
-        return False
+    parsed = parse_filename(filename)
+    return (
+        parsed is not None
+        and parsed.is_wheel
+        and parsed.name == canonicalize_name(name)
+        and parsed.has_version(version)
+    )

@@ -19,12 +19,7 @@ from email.parser import HeaderParser
 from pathlib import Path
 from typing import Any, Literal
 
-from packaging.utils import (
-    InvalidWheelFilename,
-    NormalizedName,
-    canonicalize_name,
-    parse_wheel_filename,
-)
+from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from wheelhouse.artifact.deps import DistRequires, check_requirements
@@ -41,6 +36,7 @@ from wheelhouse.artifact.manifest import (
 from wheelhouse.artifact.pack import unpack_artifact
 from wheelhouse.errors import UsageError
 from wheelhouse.files import sha256_file
+from wheelhouse.model.filenames import wheel_tags
 from wheelhouse.model.lock import Lock
 from wheelhouse.model.profile import Profile
 
@@ -336,7 +332,7 @@ def _check_tags_and_python(
     out = []
     for dist in dists:
         filename = wheels.get(dist.name, "")
-        name_tags = _filename_tags(filename)
+        name_tags = wheel_tags(filename)
         if name_tags and wanted.intersection(name_tags):
             if dist.tags and not wanted.intersection(dist.tags):
                 out.append(
@@ -489,15 +485,6 @@ def render_text(report: VerifyReport) -> str:
         else f"FAILED: {errors} problem{'s' if errors != 1 else ''}"
     )
     return "\n".join(lines) + "\n"
-
-
-def _filename_tags(filename: str) -> tuple[str, ...]:
-    if not filename.endswith(".whl"):
-        return ()
-    try:
-        return tuple(str(t) for t in parse_wheel_filename(filename)[3])
-    except (InvalidWheelFilename, InvalidVersion):
-        return ()
 
 
 def _check_against_wheels(

@@ -37,7 +37,7 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from wheelhouse.artifact.install import InstallOptions, install_lock
-    from wheelhouse.model.lock import load_lock
+    from wheelhouse.model.lockfiles import load_lock
 
     lock = load_lock(args.lock)
     started = time.perf_counter()

@@ -38,7 +38,7 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from wheelhouse.artifact.verify import render_text, verify
-    from wheelhouse.model.lock import load_lock
+    from wheelhouse.model.lockfiles import load_lock
     from wheelhouse.model.profile import builtin_profile_matching, load_profile
 
     lock = load_lock(args.lock)

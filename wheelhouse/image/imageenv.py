@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
-
-from wheelhouse.artifact.compile import interpreter_version, resolve_interpreter
 from wheelhouse.errors import IntegrityError, UsageError, WheelhouseError
 from wheelhouse.files import sha256_file
+from wheelhouse.interpreters import interpreter_version, offline_pip_env, resolve_interpreter
+from wheelhouse.model.filenames import parse_filename, wheel_fits
 from wheelhouse.model.profile import Profile
 
 log = logging.getLogger("wheelhouse")
@@ -35,66 +33,37 @@ class ImageEnv:
     packages: int
 
 
-def offline_env() -> dict[str, str]:
-    """The environment for pip inside image-env/run: no configuration, no index, no cache."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "PYTHON"))}
-    env.update(
-        PIP_CONFIG_FILE=os.devnull,
-        PIP_DISABLE_PIP_VERSION_CHECK="1",
-        PIP_NO_CACHE_DIR="1",
-        PYTHONDONTWRITEBYTECODE="1",
-    )
-    return env
-
-
 def find_image_files(profile: Profile, files_dir: Path) -> tuple[list[Path], list[str]]:
     """Each installed distribution's file in the wheelhouse; and those not found."""
-    recorded = {f["name"]: f for f in profile.extra.get("files", [])}
-    tags = set(profile.tags)
-    by_key: dict[tuple[str, str], list[Path]] = {}
+    present = []
     for path in sorted(files_dir.iterdir()) if files_dir.is_dir() else []:
-        try:
-            if path.name.endswith(".whl"):
-                name, version, _, wtags = parse_wheel_filename(path.name)
-                if not any(str(t) in tags for t in wtags):
-                    continue
-            elif path.name.endswith((".tar.gz", ".zip")):
-                name, version = parse_sdist_filename(path.name)
-            else:
-                continue
-        except ValueError:
-            continue
-        by_key.setdefault((name, str(version)), []).append(path)
+        parsed = parse_filename(path.name)
+        if parsed is not None and (not parsed.is_wheel or wheel_fits(path.name, profile.tags)):
+            present.append((parsed, path))
     found, missing = [], []
     for dist in profile.installed:
-        rec = recorded.get(dist.name)
-        if rec and rec.get("version") == dist.version:
-            path = files_dir / rec["filename"]
-            if path.is_file():
-                if rec.get("sha256") and sha256_file(path) != rec["sha256"]:
-                    raise IntegrityError(
-                        f"{path.name} in the wheelhouse does not match the "
-                        f"profile's sha256:{rec['sha256']}"
-                    )
-                found.append(path)
-                continue
-        candidates = by_key.get((canonicalize_name(dist.name), _norm(dist.version)), [])
-        wheels = [p for p in candidates if p.name.endswith(".whl")]
-        chosen = (wheels or candidates)[:1]
+        rec = profile.file_of(dist)
+        if rec is not None and (files_dir / rec.filename).is_file():
+            path = files_dir / rec.filename
+            if rec.sha256 and sha256_file(path) != rec.sha256:
+                raise IntegrityError(
+                    f"{path.name} in the wheelhouse does not match the "
+                    f"profile's sha256:{rec.sha256}"
+                )
+            found.append(path)
+            continue
+        candidates = [
+            (parsed, path)
+            for parsed, path in present
+            if parsed.name == dist.name and parsed.has_version(dist.version)
+        ]
+        # a wheel before an sdist
+        chosen = sorted(candidates, key=lambda c: (not c[0].is_wheel, c[1].name))[:1]
         if chosen:
-            found.append(chosen[0])
+            found.append(chosen[0][1])
         else:
             missing.append(f"{dist.name}=={dist.version}")
     return found, missing
-
-
-def _norm(version: str) -> str:
-    from packaging.version import InvalidVersion, Version
-
-    try:
-        return str(Version(version))
-    except InvalidVersion:
-        return version
 
 
 def build_image_env(profile: Profile, python: str, wheelhouse: Path, out: Path) -> ImageEnv:
@@ -161,7 +130,7 @@ def build_image_env(profile: Profile, python: str, wheelhouse: Path, out: Path) 
 
 
 def _check_run(cmd: list[str], what: str) -> None:
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=offline_env())
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=offline_pip_env())
     if proc.returncode != 0:
         tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
         raise WheelhouseError(f"image-env: {what} failed (exit {proc.returncode}):\n{tail}")

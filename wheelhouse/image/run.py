@@ -19,9 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from wheelhouse.artifact.compile import resolve_interpreter
 from wheelhouse.errors import UsageError
-from wheelhouse.image.imageenv import offline_env
+from wheelhouse.interpreters import offline_pip_env, resolve_interpreter, target_env
 
 EXIT_LIB_MISSING = 97
 EXIT_REQUIREMENTS_MISSING = 99
@@ -88,9 +87,7 @@ def run_score(
         raise UsageError(f"no entry script {entry} (AZUREML_ENTRY_SCRIPT={entry_rel!r})")
     log: list[str] = [f"score folder: {folder}"]
     # The image's own environment, not this host's: no PIP_* and no PYTHON* settings leak in.
-    child_env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "PYTHON"))}
-    child_env.update(env)
-    child_env["PYTHONDONTWRITEBYTECODE"] = "1"
+    child_env = target_env({**env, "PYTHONDONTWRITEBYTECODE": "1"})
     lib = env.get("AZUREML_EXTRA_PYTHON_LIB_PATH")
     req = env.get("AZUREML_EXTRA_REQUIREMENTS_TXT")
     scratch: Path | None = None
@@ -111,10 +108,13 @@ def run_score(
             scratch, python = scratch_copy(python)
             log.append(f"scratch copy of the image environment: {scratch}")
             freeze = subprocess.run(
-                [python, "-m", "pip", "freeze"], capture_output=True, text=True, env=offline_env()
+                [python, "-m", "pip", "freeze"],
+                capture_output=True,
+                text=True,
+                env=offline_pip_env(),
             )
             log.append("pip freeze before the dynamic install:\n" + freeze.stdout.rstrip())
-            pip_env = offline_env()
+            pip_env = offline_pip_env()
             if index_url:
                 pip_env["PIP_INDEX_URL"] = index_url
             if extra_index_urls:

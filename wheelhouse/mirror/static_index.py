@@ -19,17 +19,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import quote
 
-from packaging.utils import (
-    InvalidSdistFilename,
-    InvalidWheelFilename,
-    NormalizedName,
-    parse_sdist_filename,
-    parse_wheel_filename,
-)
+from packaging.utils import NormalizedName
 from packaging.version import InvalidVersion, Version
 
 from wheelhouse.files import atomic_write_many
 from wheelhouse.mirror.catalog import FileRecord, verified
+from wheelhouse.model.filenames import parse_filename
 from wheelhouse.store.layout import METADATA_SUFFIX, Wheelhouse
 
 log = logging.getLogger("wheelhouse")
@@ -53,14 +48,8 @@ class IndexEntry:
 
 def project_of(filename: str) -> tuple[NormalizedName, str] | None:
     """(project, version) from a wheel or sdist file name; None if it is neither."""
-    try:
-        if filename.endswith(".whl"):
-            name, version, _, _ = parse_wheel_filename(filename)
-        else:
-            name, version = parse_sdist_filename(filename)
-    except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
-        return None
-    return name, str(version)
+    parsed = parse_filename(filename)
+    return (parsed.name, str(parsed.version)) if parsed else None
 
 
 # -- pure renderers -------------------------------------------------------------------

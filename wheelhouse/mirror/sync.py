@@ -25,8 +25,8 @@ from wheelhouse.mirror.catalog import (
     verified,
 )
 from wheelhouse.mirror.static_index import write_index
-from wheelhouse.mirror.wanted import Wanted, load_wanted
-from wheelhouse.model.lock import wheel_fits
+from wheelhouse.mirror.wanted import Wanted, iso_utc, load_wanted
+from wheelhouse.model.filenames import wheel_fits
 from wheelhouse.net.pipconfig import IndexConfig
 from wheelhouse.net.urls import redact_url, strip_credentials
 from wheelhouse.store.layout import Wheelhouse, writer_lock
@@ -34,7 +34,7 @@ from wheelhouse.store.layout import Wheelhouse, writer_lock
 if TYPE_CHECKING:  # httpx (~50 ms to import) only once there is something to fetch
     import httpx
 
-    from wheelhouse.mirror.lookup import Link
+    from wheelhouse.net.simple import IndexReader
 
 log = logging.getLogger("wheelhouse")
 T = TypeVar("T")
@@ -112,14 +112,29 @@ class _Run:
     skipped: list[str] = field(default_factory=list)
     failed: list[Failure] = field(default_factory=list)
     nbytes: int = 0
-    pages: dict[tuple[str, str], asyncio.Task[list[Link]]] = field(default_factory=dict)
     opened: httpx.AsyncClient | None = None
+    _reader: IndexReader | None = None
 
     def client(self) -> httpx.AsyncClient:
         """The HTTP client, made on first use: a sync with nothing to fetch needs none."""
         if self.opened is None:
             self.opened = self.make_client()
         return self.opened
+
+    def reader(self) -> IndexReader:
+        """The index reader for pins without a URL (each project's pages read once)."""
+        if self._reader is None:
+            from wheelhouse.net.cache import Cache
+            from wheelhouse.net.simple import IndexReader
+
+            self._reader = IndexReader(
+                self.client(),
+                Cache(None),
+                self.config.indexes(),
+                self.config.find_links,
+                retries=self.config.retries,
+            )
+        return self._reader
 
 
 def sync(
@@ -270,31 +285,23 @@ def _exact(w: Wanted, item: Download) -> Wanted:
 
 
 async def _locate(run: _Run, w: Wanted) -> Download:
-    """Where to fetch `w` from: the lock's URL, else the configured index by hash."""
-    from wheelhouse.mirror.lookup import choose, project_links
-
+    """Where to fetch `w` from: the lock's URL, else the configured sources by hash."""
     if w.url and w.filename:
         return Download(w.filename, w.url, w.sha256, w.upload_time, w.requires_python, size=w.size)
-    indexes = run.config.indexes()
-    for index_url in indexes:
-        key = (index_url, str(w.project))
-        if key not in run.pages:
-            run.pages[key] = asyncio.ensure_future(
-                project_links(run.client(), index_url, w.project, run.config.retries)
-            )
-        links = await run.pages[key]
-        if w.filename:
-            links = [link for link in links if link.filename == w.filename]
-        link = choose(links, w.hashes, w.tags)
-        if link is not None:
-            return Download(
-                link.filename,
-                strip_credentials(link.url),
-                (link.sha256 or w.sha256).lower(),
-                link.upload_time or w.upload_time,
-                link.requires_python or w.requires_python,
-            )
-    where = ", ".join(redact_url(u) for u in indexes) or "no index configured"
+    files = await run.reader().project_files(w.project)
+    if w.filename:
+        files = [f for f in files if f.filename == w.filename]
+    found = w.choose(files)
+    if found is not None:
+        return Download(
+            found.filename,
+            found.url,
+            found.sha256 or w.sha256,
+            iso_utc(found.upload_time) or w.upload_time,
+            found.requires_python or w.requires_python,
+        )
+    sources = [*run.config.indexes(), *run.config.find_links]
+    where = ", ".join(redact_url(u) for u in sources) or "no index configured"
     # the index answered, but has nothing the lock vouches for: the lock and the index disagree
     raise IntegrityError(
         f"{w.describe}: no file of {w.project}=={w.version} with the locked hashes on {where}"

@@ -6,11 +6,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from packaging.utils import NormalizedName
 
 from wheelhouse.errors import IntegrityError
-from wheelhouse.model.lock import Lock, LockedFile, load_lock
+from wheelhouse.model.filenames import tag_rank, tag_ranks
+from wheelhouse.model.lock import Lock, LockedFile
+from wheelhouse.model.lockfiles import load_lock
+
+if TYPE_CHECKING:
+    from wheelhouse.net.simple import DistFile
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,18 @@ class Wanted:
     @property
     def describe(self) -> str:
         return self.filename or f"{self.project}=={self.version}"
+
+    def choose(self, files: Sequence[DistFile]) -> DistFile | None:
+        """The locked file among an index's `files`: its hash is locked; where several
+        are, the wheel with the best tag for the target wins, then any other file."""
+        ranks = tag_ranks(self.tags)
+        ok = [f for f in files if f.sha256 and f.sha256 in self.hashes]
+
+        def key(f: DistFile) -> tuple[int, str]:
+            rank = tag_rank(f.tags, ranks) if f.is_wheel else None
+            return (len(ranks) + (0 if f.is_wheel else 1) if rank is None else rank, f.filename)
+
+        return min(ok, key=key) if ok else None
 
 
 def iso_utc(dt: datetime | None) -> str | None:

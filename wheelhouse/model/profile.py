@@ -24,6 +24,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from wheelhouse.errors import UsageError
+from wheelhouse.model.filenames import tag_ranks
 
 PROFILE_FORMAT = 1
 DEFAULT_PROFILE = "azureml-sklearn-0.24.1-py37-cpu"
@@ -83,6 +84,37 @@ class InstalledDist:
 
 
 @dataclass(frozen=True)
+class ImageFile:
+    """The file one image package was installed from, where the profile knows it."""
+
+    name: NormalizedName
+    version: str
+    filename: str
+    url: str | None = None
+    sha256: str = ""  # "" when unknown
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "filename": self.filename,
+            "url": self.url,
+            "sha256": self.sha256,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ImageFile:
+        url = data.get("url")
+        return cls(
+            name=canonicalize_name(str(data["name"])),
+            version=str(data["version"]),
+            filename=str(data["filename"]),
+            url=None if url is None else str(url),
+            sha256=str(data.get("sha256") or ""),
+        )
+
+
+@dataclass(frozen=True)
 class Profile:
     """Everything that decides what installs and runs on the target."""
 
@@ -97,7 +129,9 @@ class Profile:
     installed_requirements_known: bool = True
     description: str = ""
     source: str = ""
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    files: tuple[ImageFile, ...] = ()  # what the installed set was installed from, if known
+    python_version_assumed: bool = False  # a bare X.Y taken as its newest patch release
+    extra: Mapping[str, Any] = field(default_factory=dict)  # other facts, kept as they are
 
     # -- derived views ---------------------------------------------------------------
     @property
@@ -111,11 +145,7 @@ class Profile:
 
     def tag_priority(self) -> dict[ptags.Tag, int]:
         """Each supported tag mapped to its rank (0 is best)."""
-        ranks: dict[ptags.Tag, int] = {}
-        for i, text in enumerate(self.tags):
-            for tag in ptags.parse_tag(text):
-                ranks.setdefault(tag, i)
-        return ranks
+        return tag_ranks(self.tags)
 
     def installed_map(self) -> dict[NormalizedName, InstalledDist]:
         return {d.name: d for d in self.installed}
@@ -161,8 +191,24 @@ class Profile:
             "markers": dict(sorted(self.markers.items())),
             "installed_requirements_known": self.installed_requirements_known,
             "installed": [d.to_dict() for d in sorted(self.installed, key=lambda d: d.name)],
-            **({"extra": dict(self.extra)} if self.extra else {}),
+            **({"extra": extra} if (extra := self._extra_dict()) else {}),
         }
+
+    def _extra_dict(self) -> dict[str, Any]:
+        """The typed facts and the rest, under "extra" as profile format 1 keeps them."""
+        out: dict[str, Any] = {}
+        if self.files:
+            out["files"] = [f.to_dict() for f in self.files]
+        out.update(self.extra)
+        if self.python_version_assumed:
+            out["python_version_assumed"] = True
+        return out
+
+    def file_of(self, dist: InstalledDist) -> ImageFile | None:
+        """The file the profile records for an installed distribution (same version)."""
+        return next(
+            (f for f in self.files if f.name == dist.name and f.version == dist.version), None
+        )
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n"
@@ -185,7 +231,7 @@ class Profile:
                 markers={str(k): str(v) for k, v in data["markers"].items()},
                 installed=tuple(InstalledDist.from_dict(d) for d in data.get("installed", [])),
                 installed_requirements_known=bool(data.get("installed_requirements_known", True)),
-                extra=dict(data.get("extra", {})),
+                **_typed_extra(data.get("extra", {})),
             )
         except KeyError as exc:
             raise UsageError(f"malformed profile: no {exc.args[0]!r} field") from exc
@@ -198,6 +244,21 @@ class Profile:
 
     def with_installed(self, installed: Iterable[InstalledDist], **changes: Any) -> Profile:
         return replace(self, installed=tuple(sorted(installed, key=lambda d: d.name)), **changes)
+
+
+def _typed_extra(extra: Any) -> dict[str, Any]:
+    """Profile fields kept under "extra" in format 1: typed ones out, the rest as is."""
+    if not isinstance(extra, Mapping):
+        raise UsageError(f"malformed profile: 'extra' is {type(extra).__name__}, not a table")
+    rest = dict(extra)
+    files = rest.pop("files", [])
+    if not isinstance(files, list) or not all(isinstance(f, Mapping) for f in files):
+        raise UsageError("malformed profile: 'extra.files' is not a list of tables")
+    return {
+        "files": tuple(ImageFile.from_dict(f) for f in files),
+        "python_version_assumed": bool(rest.pop("python_version_assumed", False)),
+        "extra": rest,
+    }
 
 
 @functools.lru_cache(maxsize=4096)
@@ -359,7 +420,7 @@ def bare_profile(
         platforms=tuple(platforms),
         tags=tuple(compute_tags(v, implementation, [abi], platforms)),
         markers=markers_for(full, implementation, platforms[0]),
-        extra={"python_version_assumed": True} if assumed else {},
+        python_version_assumed=assumed,
     )
 
 

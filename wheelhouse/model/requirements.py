@@ -57,7 +57,9 @@ class RequirementSet:
     skipped: list[str] = field(default_factory=list)  # markers false for the target
 
 
-def _logical_lines(text: str) -> list[tuple[int, str]]:
+def logical_lines(text: str) -> list[tuple[int, str]]:
+    """(first line number, text) of each requirement line: comments dropped, continuations
+    joined, as pip reads a requirements file."""
     out, buf, start = [], "", 0
     for lineno, raw in enumerate(text.splitlines(), 1):
         line = re.sub(r"(^|\s)#.*$", "", raw).rstrip()
@@ -108,7 +110,7 @@ def read_requirements(
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise UsageError(f"{origin}cannot read {path}: {exc.strerror}") from exc
-        for lineno, line in _logical_lines(text):
+        for lineno, line in logical_lines(text):
             source = f"{path.name}:{lineno}"
             m = re.match(r"^(-r|--requirement|-c|--constraint)(?:\s+|=)(\S+)$", line)
             if m:

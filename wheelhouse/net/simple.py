@@ -19,27 +19,24 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import unquote, urljoin, urlsplit
 from urllib.request import url2pathname
 
-import httpx
 from packaging.tags import Tag
-from packaging.utils import (
-    InvalidSdistFilename,
-    InvalidWheelFilename,
-    NormalizedName,
-    canonicalize_name,
-    parse_sdist_filename,
-    parse_wheel_filename,
-)
-from packaging.version import InvalidVersion, Version
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import Version
 
 from wheelhouse.errors import NetworkError
+from wheelhouse.model.filenames import parse_filename
 from wheelhouse.net.cache import Cache, CachedPage
 from wheelhouse.net.http import redact_url, strip_credentials, with_retries
 
+if TYPE_CHECKING:  # httpx costs ~50 ms to import: only where a request is made
+    import httpx
+
 log = logging.getLogger("wheelhouse")
+T = TypeVar("T")
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 ACCEPT = f"{JSON_TYPE}, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01"
 DEFAULT_MAX_AGE = 600.0
@@ -73,16 +70,12 @@ class DistFile:
 
 def dist_file(filename: str, url: str, index: str, **attrs: Any) -> DistFile | None:
     """A DistFile from a filename, or None for names that are not wheels or sdists."""
-    try:
-        if filename.endswith(".whl"):
-            name, version, _, tags = parse_wheel_filename(filename)
-            return DistFile(filename, url, name, version, index=index, tags=tags, **attrs)
-        if filename.endswith((".tar.gz", ".zip")):
-            name, version = parse_sdist_filename(filename)
-            return DistFile(filename, url, name, version, index=index, **attrs)
-    except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
-        pass
-    return None
+    parsed = parse_filename(filename)
+    if parsed is None:
+        return None
+    return DistFile(
+        filename, url, parsed.name, parsed.version, index=index, tags=parsed.tags, **attrs
+    )
 
 
 def _parse_time(value: Any) -> datetime | None:
@@ -109,7 +102,7 @@ def _meta_attr(value: Any) -> Mapping[str, str] | None:
     if value is None or value is False:
         return None
     if isinstance(value, Mapping):
-        return {str(k): str(v) for k, v in value.items()}
+        return {str(k): str(v).lower() for k, v in value.items() if isinstance(v, str)}
     if isinstance(value, str):
         m = re.match(r"^(\w+)=([0-9a-fA-F]+)$", value)
         return {m.group(1): m.group(2).lower()} if m else {}
@@ -117,29 +110,63 @@ def _meta_attr(value: Any) -> Mapping[str, str] | None:
 
 
 def parse_json_page(body: bytes, page_url: str, index: str) -> list[DistFile]:
-    """A PEP 691 project page."""
-    data = json.loads(body)
+    """A PEP 691 project page; anything malformed is a NetworkError naming the field."""
+    try:
+        data = json.loads(body)
+    except ValueError as exc:  # JSONDecodeError, or bytes that are not UTF-8
+        raise _malformed(page_url, f"not JSON ({exc})") from None
+    files = data.get("files", []) if isinstance(data, dict) else None
+    if not isinstance(files, list):
+        raise _malformed(page_url, "'files' is not a list")
     out = []
-    for f in data.get("files", []):
-        url = urljoin(page_url, f["url"])
-        base, frag_hashes = _split_fragment(url)
-        hashes = {k: v.lower() for k, v in (f.get("hashes") or {}).items()} or frag_hashes
-        meta = f.get("core-metadata", f.get("data-dist-info-metadata", f.get("dist-info-metadata")))
-        yanked = f.get("yanked", False)
-        df = dist_file(
-            f["filename"],
-            strip_credentials(base),
-            index,
-            hashes=hashes,
-            requires_python=f.get("requires-python") or None,
-            upload_time=_parse_time(f.get("upload-time")),
-            yanked=bool(yanked),
-            size=f.get("size"),
-            metadata_hashes=_meta_attr(meta),
-        )
+    for i, entry in enumerate(files):
+        df = _json_file(entry, page_url, index, f"files[{i}]")
         if df is not None:
             out.append(df)
     return out
+
+
+def _json_file(f: Any, page_url: str, index: str, where: str) -> DistFile | None:
+    if not isinstance(f, dict):
+        raise _malformed(page_url, f"{where} is not a table")
+    filename, href = (
+        _field(f, "filename", str, page_url, where),
+        _field(f, "url", str, page_url, where),
+    )
+    if not filename or not href:
+        raise _malformed(page_url, f"{where} has no filename or url")
+    hashes = _field(f, "hashes", dict, page_url, where) or {}
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in hashes.items()):
+        raise _malformed(page_url, f"{where}.hashes is not a table of strings")
+    size = _field(f, "size", int, page_url, where)
+    try:
+        base, frag_hashes = _split_fragment(urljoin(page_url, href))
+    except ValueError as exc:  # e.g. an invalid IPv6 address in the URL
+        raise _malformed(page_url, f"{where}.url {href!r}: {exc}") from None
+    meta = f.get("core-metadata", f.get("data-dist-info-metadata", f.get("dist-info-metadata")))
+    return dist_file(
+        filename,
+        strip_credentials(base),
+        index,
+        hashes={k: v.lower() for k, v in hashes.items()} or frag_hashes,
+        requires_python=_field(f, "requires-python", str, page_url, where) or None,
+        upload_time=_parse_time(f.get("upload-time")),
+        yanked=bool(f.get("yanked", False)),
+        size=None if isinstance(size, bool) else size,
+        metadata_hashes=_meta_attr(meta),
+    )
+
+
+def _field(f: dict[str, Any], key: str, kind: type[T], page_url: str, where: str) -> T | None:
+    """`f[key]` if absent, null or of `kind`; else a NetworkError naming the field."""
+    value = f.get(key)
+    if value is None or isinstance(value, kind):
+        return value
+    raise _malformed(page_url, f"{where}.{key} is {type(value).__name__}, not {kind.__name__}")
+
+
+def _malformed(page_url: str, problem: str) -> NetworkError:
+    return NetworkError(f"malformed index page {redact_url(page_url)}: {problem}")
 
 
 class _LinkParser(HTMLParser):
@@ -170,16 +197,23 @@ class _LinkParser(HTMLParser):
 def parse_html_page(body: bytes, page_url: str, index: str) -> list[DistFile]:
     """A PEP 503 project page (also a find-links HTML page)."""
     parser = _LinkParser()
-    parser.feed(body.decode("utf-8", errors="replace"))
-    base_url = urljoin(page_url, parser.base) if parser.base else page_url
+    try:
+        parser.feed(body.decode("utf-8", errors="replace"))
+        parser.close()
+        base_url = urljoin(page_url, parser.base) if parser.base else page_url
+    except (AssertionError, ValueError) as exc:  # html.parser's few hard stops; a bad <base>
+        raise _malformed(page_url, f"unreadable HTML ({exc})") from None
     out = []
     for attrs, _text in parser.links:
         href = attrs.get("href")
         if not href:
             continue
-        url = urljoin(base_url, href)
-        base, hashes = _split_fragment(url)
-        filename = unquote(urlsplit(base).path.rsplit("/", 1)[-1])
+        try:
+            base, hashes = _split_fragment(urljoin(base_url, href))
+            filename = unquote(urlsplit(base).path.rsplit("/", 1)[-1])
+        except ValueError:
+            log.debug("%s: skipping the unreadable link %r", redact_url(page_url), href)
+            continue  # as pip does with a link it cannot read
         meta = attrs.get("data-core-metadata", attrs.get("data-dist-info-metadata"))
         df = dist_file(
             filename,

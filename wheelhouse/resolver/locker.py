@@ -13,18 +13,9 @@ from typing import TYPE_CHECKING
 
 from wheelhouse import __version__
 from wheelhouse.errors import UsageError
-from wheelhouse.files import AtomicFile, sha256_file
-from wheelhouse.model.lock import (
-    HEADER_DIGEST,
-    Lock,
-    LockedFile,
-    LockTarget,
-    Pin,
-    parse_pylock,
-    pylock_path_for,
-    render_pylock,
-    render_requirements,
-)
+from wheelhouse.files import sha256_file
+from wheelhouse.model.lock import Lock, LockedFile, LockTarget, Pin
+from wheelhouse.model.lockfiles import lock_files_current, pylock_path_for, write_lock_files
 from wheelhouse.model.profile import Profile
 from wheelhouse.model.requirements import RequirementSet, read_requirements
 from wheelhouse.net.cache import default_cache_dir
@@ -73,19 +64,6 @@ def input_digest(
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
 
-def _existing_digest(path: Path) -> str | None:
-    try:
-        with open(path, encoding="utf-8") as f:
-            for line in f:
-                if line.startswith(HEADER_DIGEST):
-                    return line[len(HEADER_DIGEST) :].strip()
-                if not line.startswith("#"):
-                    return None
-    except OSError:
-        return None
-    return None
-
-
 def lock(
     request: LockRequest,
     profile: Profile,
@@ -102,11 +80,7 @@ def lock(
     for path in (request.output, pylock):
         if path.is_dir():
             raise UsageError(f"{path} is a folder: the lock files are written to file names")
-    if (
-        _existing_digest(request.output) == digest
-        and _existing_pylock_digest(pylock) == digest
-        and _files_intact(request.output, pylock)
-    ):
+    if lock_files_current(request.output, pylock, digest):
         return LockOutcome(None, False, request.output, pylock, time.perf_counter() - started)
     # Only now the network side: an unchanged lock never pays for importing it.
     from wheelhouse.net.cache import Cache
@@ -128,36 +102,6 @@ def lock(
         repo.close()
     write_lock_files(result, request.output, pylock)
     return LockOutcome(result, True, request.output, pylock, time.perf_counter() - started, stats)
-
-
-def _files_intact(output: Path, pylock: Path) -> bool:
-    """True if both files are exactly what wheelhouse wrote (no hand edits since)."""
-    try:
-        lock_text = output.read_text(encoding="utf-8")
-        pylock_text = pylock.read_text(encoding="utf-8")
-        parsed = parse_pylock(pylock_text, str(pylock))
-    except (OSError, UsageError):
-        return False
-    return render_pylock(parsed) == pylock_text and render_requirements(parsed) == lock_text
-
-
-def _existing_pylock_digest(path: Path) -> str | None:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError:
-        return None
-    marker = 'input-digest = "'
-    i = text.find(marker)
-    return text[i + len(marker) : text.find('"', i + len(marker))] if i >= 0 else None
-
-
-def write_lock_files(result: Lock, output: Path, pylock: Path) -> None:
-    """Both files appear together: each is written aside, then both are renamed."""
-    with AtomicFile(output) as a, AtomicFile(pylock) as b:
-        a.write(render_requirements(result).encode())
-        b.write(render_pylock(result).encode())
-        a.commit()
-        b.commit()
 
 
 def locked_file(f: DistFile) -> LockedFile:
@@ -212,7 +156,7 @@ def build_lock(
 ) -> Lock:
     pins = [_pin(p) for p in resolution.packages if not p.from_image or p.reachable]
     notes = list(resolution.notes)
-    if profile.extra.get("python_version_assumed"):
+    if profile.python_version_assumed:
         notes.append(
             f"Python version taken as {profile.python_version}, the newest release "
             f"of {profile.python_minor}, so that packages needing a later patch "
@@ -257,20 +201,15 @@ def lock_image(
     from wheelhouse.resolver.repository import IndexRepository
     from wheelhouse.resolver.resolve import Options, filter_files
 
-    known = {f["name"]: f for f in profile.extra.get("files", []) if f.get("sha256")}
     pins: list[Pin] = []
     missing: list[str] = []
     repo: IndexRepository | None = None
     try:
         for dist in profile.installed:
-            rec = known.get(dist.name)
-            if rec is not None and rec.get("version") == dist.version:
+            rec = profile.file_of(dist)
+            if rec is not None and rec.sha256:
                 files: tuple[LockedFile, ...] = (
-                    LockedFile(
-                        filename=rec["filename"],
-                        hashes={"sha256": rec["sha256"]},
-                        url=rec.get("url"),
-                    ),
+                    LockedFile(filename=rec.filename, hashes={"sha256": rec.sha256}, url=rec.url),
                 )
             else:
                 if repo is None:

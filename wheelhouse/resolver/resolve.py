@@ -24,6 +24,7 @@ from resolvelib import AbstractProvider, BaseReporter, Resolver
 from resolvelib.resolvers import ResolutionImpossible, ResolutionTooDeep
 
 from wheelhouse.errors import ResolutionError, UsageError
+from wheelhouse.model.filenames import tag_rank
 from wheelhouse.model.profile import InstalledDist, Profile
 from wheelhouse.model.requirements import Req
 from wheelhouse.net.metadata import CoreMetadata
@@ -144,8 +145,8 @@ def filter_files(
                 continue
             usable.append(f)
         wheels = sorted(
-            (f for f in usable if f.is_wheel and _rank(f, ranks) is not None),
-            key=lambda f: (_rank(f, ranks), f.filename),
+            (f for f in usable if f.is_wheel and tag_rank(f.tags, ranks) is not None),
+            key=lambda f: (tag_rank(f.tags, ranks), f.filename),
         )
         sdists = [f for f in usable if not f.is_wheel]
         if wheels:
@@ -155,11 +156,6 @@ def filter_files(
         elif usable:
             out.no_wheel[version] = bool(sdists)
     return out
-
-
-def _rank(f: DistFile, ranks: Mapping[Any, int]) -> int | None:
-    found = [ranks[t] for t in f.tags if t in ranks]
-    return min(found) if found else None
 
 
 def _pinned_exactly(spec: SpecifierSet) -> bool:

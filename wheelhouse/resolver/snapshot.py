@@ -18,6 +18,7 @@ from packaging.version import Version
 
 from wheelhouse.errors import UsageError, WheelhouseError
 from wheelhouse.model.profile import (
+    ImageFile,
     InstalledDist,
     Profile,
     bare_profile,
@@ -205,17 +206,17 @@ def snapshot_resolved(
         InstalledDist(p.name, p.version, p.requires_dist, p.requires_python)
         for p in resolution.packages
     ]
-    files = [
-        {
-            "name": p.name,
-            "version": p.version,
-            "filename": p.files[0].filename,
-            "url": p.files[0].url,
-            "sha256": p.files[0].sha256 or "",
-        }
+    files = tuple(
+        ImageFile(
+            name=p.name,
+            version=p.version,
+            filename=p.files[0].filename,
+            url=p.files[0].url,
+            sha256=p.files[0].sha256 or "",
+        )
         for p in resolution.packages
         if p.files
-    ]
+    )
     inputs = [f.name for f in requirement_files]
     return base.with_installed(
         installed,
@@ -223,5 +224,6 @@ def snapshot_resolved(
         description=description,
         source=f"resolved: {' '.join(inputs)} for Python {base.python_version} {platform}"
         + (f", uploads up to {exclude_newer}" if exclude_newer else ""),
-        extra={"files": files, **({"exclude_newer": exclude_newer} if exclude_newer else {})},
+        files=files,
+        extra={"exclude_newer": exclude_newer} if exclude_newer else {},
     )
