@@ -12,7 +12,7 @@ from wheelhouse.errors import ResolutionError
 from wheelhouse.model.profile import InstalledDist, Profile, bare_profile
 from wheelhouse.model.requirements import Req
 from wheelhouse.net.metadata import CoreMetadata
-from wheelhouse.net.simple import DistFile, dist_file
+from wheelhouse.net.pages import DistFile, dist_file
 from wheelhouse.resolver.resolve import resolve
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from wheelhouse.mirror.static_index import HTML_TYPE, JSON_TYPE
+from wheelhouse.net.pages import HTML_TYPE, JSON_TYPE
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 _FORMATS = {

@@ -29,8 +29,6 @@ from wheelhouse.store.layout import METADATA_SUFFIX, Wheelhouse
 
 log = logging.getLogger("wheelhouse")
 API_VERSION = "1.1"
-JSON_TYPE = "application/vnd.pypi.simple.v1+json"
-HTML_TYPE = "application/vnd.pypi.simple.v1+html"
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from wheelhouse.store.layout import Wheelhouse, writer_lock
 if TYPE_CHECKING:  # httpx (~50 ms to import) only once there is something to fetch
     import httpx
 
-    from wheelhouse.net.simple import IndexReader
+    from wheelhouse.net.reader import IndexReader
 
 log = logging.getLogger("wheelhouse")
 T = TypeVar("T")
@@ -125,7 +125,7 @@ class _Run:
         """The index reader for pins without a URL (each project's pages read once)."""
         if self._reader is None:
             from wheelhouse.net.cache import Cache
-            from wheelhouse.net.simple import IndexReader
+            from wheelhouse.net.reader import IndexReader
 
             self._reader = IndexReader(
                 self.client(),

@@ -16,7 +16,7 @@ from wheelhouse.model.lock import Lock, LockedFile
 from wheelhouse.model.lockfiles import load_lock
 
 if TYPE_CHECKING:
-    from wheelhouse.net.simple import DistFile
+    from wheelhouse.net.pages import DistFile
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,8 @@ from wheelhouse.errors import IntegrityError, NetworkError, UsageError
 from wheelhouse.model._snapshot_script import requires_txt_to_dist
 from wheelhouse.net.cache import Cache
 from wheelhouse.net.http import redact_url, with_retries
-from wheelhouse.net.simple import DistFile, local_path
+from wheelhouse.net.pages import DistFile
+from wheelhouse.net.urls import local_path
 
 log = logging.getLogger("wheelhouse")
 TAIL = 64 * 1024

@@ -24,7 +24,7 @@ from wheelhouse.net.pipconfig import IndexConfig
 if TYPE_CHECKING:
     import httpx
 
-    from wheelhouse.net.simple import DistFile
+    from wheelhouse.net.pages import DistFile
     from wheelhouse.resolver.resolve import Resolution, Resolved
 
 log = logging.getLogger("wheelhouse")
@@ -84,9 +84,9 @@ def lock(
         return LockOutcome(None, False, request.output, pylock, time.perf_counter() - started)
     # Only now the network side: an unchanged lock never pays for importing it.
     from wheelhouse.net.cache import Cache
-    from wheelhouse.net.simple import parse_cutoff
+    from wheelhouse.resolver.candidates import Options, parse_cutoff
     from wheelhouse.resolver.repository import IndexRepository
-    from wheelhouse.resolver.resolve import Options, resolve
+    from wheelhouse.resolver.resolve import resolve
 
     cutoff = parse_cutoff(request.exclude_newer) if request.exclude_newer else None
     repo = IndexRepository(
@@ -105,7 +105,7 @@ def lock(
 
 
 def locked_file(f: DistFile) -> LockedFile:
-    from wheelhouse.net.simple import local_path
+    from wheelhouse.net.urls import local_path
 
     hashes = dict(f.hashes)
     if "sha256" not in hashes:
@@ -198,8 +198,8 @@ def lock_image(
     (built later by the target's own interpreter).
     """
     from wheelhouse.net.cache import Cache
+    from wheelhouse.resolver.candidates import Options, filter_files
     from wheelhouse.resolver.repository import IndexRepository
-    from wheelhouse.resolver.resolve import Options, filter_files
 
     pins: list[Pin] = []
     missing: list[str] = []

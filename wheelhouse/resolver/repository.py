@@ -18,8 +18,9 @@ from packaging.utils import NormalizedName
 from wheelhouse.net.cache import Cache
 from wheelhouse.net.http import make_client, redact_url
 from wheelhouse.net.metadata import CoreMetadata, MetadataFetcher
+from wheelhouse.net.pages import DistFile
 from wheelhouse.net.pipconfig import IndexConfig
-from wheelhouse.net.simple import DistFile, IndexReader
+from wheelhouse.net.reader import IndexReader
 
 log = logging.getLogger("wheelhouse")
 T = TypeVar("T")

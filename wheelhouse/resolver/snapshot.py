@@ -28,9 +28,9 @@ from wheelhouse.model.profile import (
 from wheelhouse.model.requirements import read_requirements
 from wheelhouse.net.cache import Cache
 from wheelhouse.net.pipconfig import IndexConfig
-from wheelhouse.net.simple import parse_cutoff
+from wheelhouse.resolver.candidates import Options, parse_cutoff
 from wheelhouse.resolver.repository import IndexRepository
-from wheelhouse.resolver.resolve import Options, resolve
+from wheelhouse.resolver.resolve import resolve
 
 
 def _script() -> str:

@@ -1,45 +1,38 @@
-"""Reading package indexes: PEP 503 HTML, PEP 691 JSON, PEP 658/714 metadata, find-links.
+"""Package index pages as data: the PEP 503/691 content types, and pages (PEP 503 HTML,
+PEP 691 JSON, PEP 658/714 metadata attributes, find-links folders) parsed into DistFiles.
 
-Parsing is pure (`parse_json_page`, `parse_html_page`, `parse_find_links_dir`); `IndexReader`
-fetches pages through the one HTTP client and the one cache, concurrently.
+Pure: bytes in, values out. Whatever the page holds, the answer is a list of DistFiles or a
+NetworkError naming the page and the field, never another exception.
 """
 
 from __future__ import annotations
 
-import asyncio
-import email.utils
-import hashlib
 import json
 import logging
 import os
 import re
-import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import unquote, urljoin, urlsplit
-from urllib.request import url2pathname
 
 from packaging.tags import Tag
-from packaging.utils import NormalizedName, canonicalize_name
+from packaging.utils import NormalizedName
 from packaging.version import Version
 
 from wheelhouse.errors import NetworkError
 from wheelhouse.model.filenames import parse_filename
-from wheelhouse.net.cache import Cache, CachedPage
-from wheelhouse.net.http import redact_url, strip_credentials, with_retries
-
-if TYPE_CHECKING:  # httpx costs ~50 ms to import: only where a request is made
-    import httpx
+from wheelhouse.net.urls import redact_url, strip_credentials
 
 log = logging.getLogger("wheelhouse")
 T = TypeVar("T")
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
-ACCEPT = f"{JSON_TYPE}, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01"
-DEFAULT_MAX_AGE = 600.0
+HTML_TYPE = "application/vnd.pypi.simple.v1+html"
+# what a client asks for: JSON, then the HTML API, then any HTML page
+ACCEPT = f"{JSON_TYPE}, {HTML_TYPE};q=0.2, text/html;q=0.01"
 
 
 @dataclass(frozen=True)
@@ -249,185 +242,3 @@ def parse_find_links_dir(directory: Path) -> list[DistFile]:
             if df is not None:
                 out.append(df)
     return out
-
-
-def local_path(url: str) -> Path | None:
-    """The path of a file:// URL or a plain path; None for http(s)."""
-    parts = urlsplit(url)
-    if parts.scheme == "file":
-        return Path(url2pathname(unquote(parts.path)))
-    if parts.scheme in ("",) or re.match(r"^[A-Za-z]$", parts.scheme):
-        return Path(url)
-    return None
-
-
-def _max_age(headers: httpx.Headers) -> float:
-    cc = headers.get("Cache-Control", "")
-    if "no-store" in cc or "no-cache" in cc:
-        return 0.0
-    m = re.search(r"max-age=(\d+)", cc)
-    return float(m.group(1)) if m else DEFAULT_MAX_AGE
-
-
-class IndexReader:
-    """Lists a project's files across indexes and find-links, with the cache in front."""
-
-    def __init__(
-        self,
-        client: httpx.AsyncClient,
-        cache: Cache,
-        indexes: Sequence[str],
-        find_links: Sequence[str] = (),
-        retries: int = 5,
-        offline: bool = False,
-    ) -> None:
-        self.client = client
-        self.cache = cache
-        self.indexes = [i.rstrip("/") + "/" for i in indexes]
-        self.find_links = list(find_links)
-        self.retries = retries
-        self.offline = offline
-        self._find_links_files: list[DistFile] | None = None
-        self._pages: dict[str, asyncio.Task[list[DistFile]]] = {}
-        self.missing: set[NormalizedName] = set()
-
-    async def project_files(self, name: str) -> list[DistFile]:
-        """Every file of a project on every index and find-links location (index order)."""
-        key = canonicalize_name(name)
-        task = self._pages.get(key)
-        if task is None:
-            task = asyncio.ensure_future(self._project_files(key))
-            self._pages[key] = task
-        return await task
-
-    async def _project_files(self, name: NormalizedName) -> list[DistFile]:
-        pages = await asyncio.gather(*(self._index_page(i, name) for i in self.indexes))
-        files = [f for page in pages if page for f in page]
-        files += [f for f in await self._all_find_links() if f.name == name]
-        if not any(page is not None for page in pages) and not files:
-            self.missing.add(name)
-        return files
-
-    async def _all_find_links(self) -> list[DistFile]:
-        if self._find_links_files is None:
-            found: list[DistFile] = []
-            for loc in self.find_links:
-                path = local_path(loc)
-                if path is not None:
-                    if path.is_dir():
-                        found += parse_find_links_dir(path)
-                    elif path.is_file():
-                        found += parse_html_page(path.read_bytes(), path.as_uri(), loc)
-                    else:
-                        log.warning("find-links location %s does not exist; ignored", loc)
-                else:
-                    page = await self._fetch(loc, loc)
-                    if page is not None:
-                        found += parse_html_page(page.body, loc, loc)
-            self._find_links_files = found
-        return self._find_links_files
-
-    async def _index_page(self, index: str, name: NormalizedName) -> list[DistFile] | None:
-        """One index's page for a project; None when the index does not know it."""
-        url = urljoin(index, f"{name}/")
-        path = local_path(index)
-        if path is not None:
-            folder = path / name
-            for candidate in (folder / "index.json", folder / "index.html"):
-                if candidate.is_file():
-                    body = candidate.read_bytes()
-                    parse = parse_json_page if candidate.suffix == ".json" else parse_html_page
-                    return parse(body, folder.as_uri() + "/", index.rstrip("/"))
-            return None
-        page = await self._fetch(url, index)
-        if page is None:
-            return None
-        # Big projects list thousands of files: keep the parsed list, keyed by the body.
-        key = f"parsed:{url}:{hashlib.sha256(page.body).hexdigest()}"
-        parsed = self.cache.get_value(key)
-        if isinstance(parsed, list):
-            return parsed
-        if page.content_type.startswith(JSON_TYPE):
-            files = parse_json_page(page.body, url, redact_url(index.rstrip("/")))
-        else:
-            files = parse_html_page(page.body, url, redact_url(index.rstrip("/")))
-        self.cache.put_value(key, files, expire=7 * 86400)
-        return files
-
-    async def _fetch(self, url: str, index: str) -> CachedPage | None:
-        cached = self.cache.get_page(url)
-        if cached is not None and (self.offline or cached.fresh()):
-            return cached if cached.body else None
-        if self.offline:
-            raise NetworkError(
-                f"offline: {redact_url(url)} is not in the cache "
-                "(lock once with the index reachable)"
-            )
-        headers = {"Accept": ACCEPT}
-        if cached is not None:
-            if cached.etag:
-                headers["If-None-Match"] = cached.etag
-            if cached.last_modified:
-                headers["If-Modified-Since"] = cached.last_modified
-
-        async def get() -> httpx.Response:
-            response = await self.client.get(url, headers=headers)
-            if response.status_code not in (200, 304, 404, 410):
-                response.raise_for_status()
-            return response
-
-        try:
-            response = await with_retries(
-                f"reading index {redact_url(index)}", url, self.retries, get
-            )
-        except NetworkError:
-            if cached is not None:
-                log.warning("index unreachable; using the cached page of %s", redact_url(url))
-                return cached if cached.body else None
-            raise
-        now = time.time()
-        if response.status_code == 304 and cached is not None:
-            page = CachedPage(
-                url,
-                cached.body,
-                cached.content_type,
-                cached.etag,
-                cached.last_modified,
-                now,
-                _max_age(response.headers),
-            )
-        elif response.status_code in (404, 410):
-            page = CachedPage(url, b"", "", None, None, now, _max_age(response.headers))
-        else:
-            page = CachedPage(
-                url,
-                response.content,
-                response.headers.get("Content-Type", "text/html"),
-                response.headers.get("ETag"),
-                response.headers.get("Last-Modified"),
-                now,
-                _max_age(response.headers),
-            )
-        self.cache.put_page(page)
-        return page if page.body else None
-
-
-def parse_cutoff(text: str) -> datetime:
-    """`--exclude-newer`: an ISO date (the whole day counts) or date-time; UTC if no zone."""
-    try:
-        if re.match(r"^\d{4}-\d{2}-\d{2}$", text):
-            day = datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
-            return day.replace(hour=23, minute=59, second=59, microsecond=999999)
-        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        try:
-            dt = email.utils.parsedate_to_datetime(text)
-        except (TypeError, ValueError):
-            from wheelhouse.errors import UsageError
-
-            raise UsageError(f"--exclude-newer: not a date {text!r} (use YYYY-MM-DD)") from None
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
-
-
-def unique(items: Iterable[str]) -> list[str]:
-    return list(dict.fromkeys(items))

@@ -1,0 +1,238 @@
+"""The resolvelib provider: what is special about resolving for an image.
+
+Markers, tags and Requires-Python come from the Profile; the image's installed packages stay
+at their versions unless a requirement excludes that version (an override). The world is
+read through a small `Repository` interface, so this module does no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from packaging.markers import Marker
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import Version
+from resolvelib import AbstractProvider
+
+from wheelhouse.errors import UsageError
+from wheelhouse.model.profile import InstalledDist, Profile
+from wheelhouse.model.requirements import Req
+from wheelhouse.net.metadata import CoreMetadata
+from wheelhouse.net.pages import DistFile
+from wheelhouse.resolver.candidates import Filtered, Options, filter_files, pinned_exactly
+
+
+class Repository(Protocol):
+    """What resolution needs to know about the world."""
+
+    def files(self, name: NormalizedName) -> Sequence[DistFile]: ...
+
+    def metadata(self, file: DistFile) -> CoreMetadata: ...
+
+    def exists(self, name: NormalizedName) -> bool: ...
+
+    def sources(self) -> list[str]:
+        """Where packages were looked for, for messages (no credentials)."""
+        ...
+
+    def prefetch(
+        self,
+        names: Iterable[NormalizedName],
+        choose: Callable[[Sequence[DistFile]], DistFile | None],
+    ) -> None: ...
+
+
+@dataclass(frozen=True)
+class Candidate:
+    name: NormalizedName
+    version: Version
+    extras: frozenset[str] = frozenset()
+    files: tuple[DistFile, ...] = ()  # fitting files, best first
+    installed: InstalledDist | None = None  # set: this is the image's own copy
+
+    @property
+    def shown(self) -> str:
+        return f"{self.name} {self.version}" + (" (image)" if self.installed else "")
+
+
+Ident = str
+Pref = tuple[bool, bool, bool, str]
+
+
+def identify(name: str, extras: Iterable[str]) -> Ident:
+    ex = sorted(extras)
+    return f"{name}[{','.join(ex)}]" if ex else name
+
+
+class Provider(AbstractProvider[Req, Candidate, str]):
+    def __init__(
+        self,
+        profile: Profile,
+        repository: Repository,
+        options: Options,
+        user_names: set[NormalizedName],
+    ) -> None:
+        self.profile = profile
+        self.repo = repository
+        self.options = options
+        self.ranks = profile.tag_priority()
+        self.image = profile.installed_map()
+        self.user_names = user_names
+        self._meta: dict[tuple[NormalizedName, Version], CoreMetadata] = {}
+        self._filtered: dict[tuple[NormalizedName, bool], Filtered] = {}
+
+    # identity & preference
+    def identify(self, requirement_or_candidate: Req | Candidate) -> Ident:
+        return identify(requirement_or_candidate.name, requirement_or_candidate.extras)
+
+    def get_preference(
+        self,
+        identifier: Ident,
+        resolutions: Mapping[Ident, Candidate],
+        candidates: Mapping[Ident, Iterator[Candidate]],
+        information: Mapping[Ident, Iterator[Any]],
+        backtrack_causes: Sequence[Any],
+    ) -> Pref:
+        infos = list(information[identifier])
+        pinned = any(pinned_exactly(i.requirement.specifier) for i in infos)
+        in_image = identifier.split("[")[0] in self.image
+        cause = any(c.requirement.name == identifier.split("[")[0] for c in backtrack_causes)
+        return (not cause, not pinned, not in_image, identifier)
+
+    # candidates
+    def find_matches(
+        self,
+        identifier: Ident,
+        requirements: Mapping[Ident, Iterator[Req]],
+        incompatibilities: Mapping[Ident, Iterator[Candidate]],
+    ) -> Iterable[Candidate] | Callable[[], Iterator[Candidate]]:
+        reqs = list(requirements[identifier])
+        name = reqs[0].name if reqs else canonicalize_name(identifier.split("[")[0])
+        extras = reqs[0].extras if reqs else frozenset()
+        spec = SpecifierSet()
+        for r in reqs:
+            spec &= r.specifier
+        bad = {c.version for c in incompatibilities[identifier]}
+        installed = self.image.get(name)
+        if installed is not None:
+            v = Version(installed.version)
+            if spec.contains(v, prereleases=True):
+                # The image's copy stays. Backtracking may find it incompatible, but that
+                # is no reason to replace it: only a requirement that excludes it is.
+                return [] if v in bad else [Candidate(name, v, extras, installed=installed)]
+        # A factory, not a generator: resolvelib lists a plain iterable in full, which
+        # would fetch the metadata of every version; a callable is consumed lazily.
+        return lambda: self._index_candidates(name, extras, spec, bad)
+
+    def _index_candidates(
+        self, name: NormalizedName, extras: frozenset[str], spec: SpecifierSet, bad: set[Version]
+    ) -> Iterator[Candidate]:
+        constraint = self.options.constraints.get(name)
+        full = spec & constraint if constraint is not None else spec
+        filtered = self.filtered(name, pinned_exactly(spec))
+        versions = [v for v in filtered.candidates if v not in bad]
+        allowed = set(full.filter(versions))
+        for version in sorted(allowed, reverse=True):
+            files = tuple(filtered.candidates[version])
+            meta = self.metadata(name, version, files)
+            if meta is None:
+                continue
+            if not self.profile.accepts_python(meta.requires_python):
+                continue
+            yield Candidate(name, version, extras, files)
+
+    def filtered(self, name: NormalizedName, allow_yanked: bool) -> Filtered:
+        """The project's files sorted out for the target (once per name and yanked-ness)."""
+        key = (name, allow_yanked)
+        if key not in self._filtered:
+            self._filtered[key] = filter_files(
+                self.repo.files(name),
+                self.profile,
+                self.options,
+                self.ranks,
+                allow_yanked=allow_yanked,
+            )
+        return self._filtered[key]
+
+    def metadata(
+        self, name: NormalizedName, version: Version, files: tuple[DistFile, ...]
+    ) -> CoreMetadata | None:
+        key = (name, version)
+        if key not in self._meta:
+            self._meta[key] = self.repo.metadata(files[0])
+        return self._meta[key]
+
+    def is_satisfied_by(self, requirement: Req, candidate: Candidate) -> bool:
+        return requirement.specifier.contains(candidate.version, prereleases=True)
+
+    # dependencies
+    def get_dependencies(self, candidate: Candidate) -> list[Req]:
+        source = f"{candidate.name} {candidate.version}" + (
+            " (image)" if candidate.installed else ""
+        )
+        deps: list[Req] = []
+        if candidate.extras:
+            deps.append(
+                Req(
+                    candidate.name,
+                    frozenset(),
+                    SpecifierSet(f"=={candidate.version}"),
+                    "dependency",
+                    source,
+                    f"{candidate.name}=={candidate.version}",
+                )
+            )
+        for text in self.requires_dist(candidate):
+            try:
+                r = Requirement(text)
+            except InvalidRequirement as exc:
+                raise UsageError(f"{source} has a malformed Requires-Dist {text!r}: {exc}") from exc
+            if candidate.extras:
+                # base requirements come through the base candidate; here only the extras'
+                if r.marker is None or not _mentions_extra(r.marker):
+                    continue
+                if not self.profile.evaluate(r.marker, candidate.extras):
+                    continue
+            elif not self.profile.evaluate(r.marker, ("",)):
+                continue
+            deps.append(
+                Req(
+                    canonicalize_name(r.name),
+                    frozenset(canonicalize_name(e) for e in r.extras),
+                    r.specifier,
+                    "dependency",
+                    source,
+                    text,
+                )
+            )
+        self.repo.prefetch({d.name for d in deps if d.name not in self.image}, self.best_file)
+        return deps
+
+    def requires_dist(self, candidate: Candidate) -> tuple[str, ...]:
+        if candidate.installed is not None:
+            return candidate.installed.requires_dist or ()
+        meta = self.metadata(candidate.name, candidate.version, candidate.files)
+        return meta.requires_dist if meta else ()
+
+    def best_file(self, files: Sequence[DistFile]) -> DistFile | None:
+        """The file whose metadata a prefetch should warm: newest fitting version's best."""
+        if not files:
+            return None
+        name = files[0].name
+        filtered = filter_files(files, self.profile, self.options, self.ranks)
+        constraint = self.options.constraints.get(name)
+        versions = list(filtered.candidates)
+        if constraint is not None:
+            versions = list(constraint.filter(versions))
+        versions = list(SpecifierSet().filter(versions)) or versions
+        if not versions:
+            return None
+        return filtered.candidates[max(versions)][0]
+
+
+def _mentions_extra(marker: Marker) -> bool:
+    return "extra" in str(marker)
