@@ -7,7 +7,6 @@ the `installer` library and never writes outside the folder it was given.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import io
 import os
@@ -23,6 +22,7 @@ from installer.scripts import Script
 from installer.utils import Scheme
 
 from wheelhouse.errors import IntegrityError
+from wheelhouse.model.record import RecordedBytes, b64_digest
 
 if TYPE_CHECKING:
     from installer.scripts import ScriptSection
@@ -88,19 +88,6 @@ class WrittenFile:
     executable: bool
 
 
-def _sha256_b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-
-
-def _agrees(expected: RecordEntry, data: bytes, sha256_b64: str) -> bool:
-    """The bytes match their RECORD row (`sha256_b64`: their sha256 as RECORD writes it)."""
-    if expected.size is not None and expected.size != len(data):
-        return False
-    if expected.hash_ is not None and expected.hash_.name == "sha256":
-        return bool(expected.hash_.value == sha256_b64)
-    return expected.validate(data)
-
-
 @dataclass
 class SafeDestination(SchemeDictionaryDestination):
     """installer's destination confined to one tree: no escapes, no clobbering, no byte-code.
@@ -130,9 +117,6 @@ class SafeDestination(SchemeDictionaryDestination):
             raise IntegrityError(f"{self.label}: refusing {path!r}: escapes the target folder")
         return target
 
-    def _path_with_destdir(self, scheme: Scheme, path: str) -> Path:
-        return Path(self._target(scheme, path))
-
     def write_to_fs(
         self, scheme: Scheme, path: str, stream: BinaryIO, is_executable: bool
     ) -> RecordEntry:
@@ -144,13 +128,8 @@ class SafeDestination(SchemeDictionaryDestination):
         target = self._target(scheme, path)
         data = stream.read()
         digest = hashlib.sha256(data)  # the one hash of these bytes: RECORD check, new RECORD
-        b64 = base64.urlsafe_b64encode(digest.digest()).rstrip(b"=").decode()
-        expected = getattr(stream, "expected", None)
-        if isinstance(expected, RecordEntry) and not _agrees(expected, data, b64):
-            raise IntegrityError(
-                f"{self.label}: the wheel is not sound:\n  "
-                f"{expected.path} does not match its RECORD hash/size"
-            )
+        b64 = b64_digest(digest.digest())
+        self._check_recorded(stream, data, b64)
         parent = os.path.dirname(target)
         if parent not in self._made:
             os.makedirs(parent, exist_ok=True)
@@ -177,6 +156,15 @@ class SafeDestination(SchemeDictionaryDestination):
         )
         return RecordEntry(path, Hash("sha256", b64), len(data))
 
+    def _check_recorded(self, stream: BinaryIO, data: bytes, sha256_b64: str) -> None:
+        """The bytes a wheel member brought must match its RECORD row."""
+        if isinstance(stream, RecordedBytes) and not stream.agrees(data, sha256_b64):
+            where = stream.expected.path if stream.expected else "a member"
+            raise IntegrityError(
+                f"{self.label}: the wheel is not sound:\n  "
+                f"{where} does not match its RECORD hash/size"
+            )
+
     def write_file(
         self,
         scheme: Scheme,
@@ -184,18 +172,12 @@ class SafeDestination(SchemeDictionaryDestination):
         stream: BinaryIO,
         is_executable: bool,
     ) -> RecordEntry:
-        if scheme == "scripts":
+        if scheme == "scripts" and isinstance(stream, RecordedBytes):
             # the shebang is rewritten below, so check the bytes against RECORD first
-            expected = getattr(stream, "expected", None)
-            if isinstance(expected, RecordEntry):
-                data = stream.read()
-                if not _agrees(expected, data, _sha256_b64(data)):
-                    raise IntegrityError(
-                        f"{self.label}: the wheel is not sound:\n  "
-                        f"{expected.path} does not match its RECORD hash/size"
-                    )
-                stream.seek(0)
-                stream.expected = None  # type: ignore[attr-defined]
+            data = stream.read()
+            self._check_recorded(stream, data, b64_digest(hashlib.sha256(data).digest()))
+            stream.seek(0)
+            stream.expected = None
         # like pip: whatever the archive's modes say, a script is executable
         return super().write_file(scheme, path, stream, is_executable or scheme == "scripts")
 

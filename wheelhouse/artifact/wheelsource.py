@@ -8,7 +8,6 @@ and the staging tree it was written into is thrown away.
 
 from __future__ import annotations
 
-import io
 import mmap
 import struct
 import zipfile
@@ -16,11 +15,12 @@ import zlib
 from collections.abc import Iterator
 from types import ModuleType
 
-from installer.records import InvalidRecordEntry, RecordEntry, parse_record_file
+from installer.records import InvalidRecordEntry, RecordEntry
 from installer.sources import WheelContentElement, WheelFile
 
 from wheelhouse.artifact.destination import is_link_mode, unsafe_member_reason
 from wheelhouse.errors import IntegrityError
+from wheelhouse.model.record import RecordedBytes, read_record
 
 _SIGNATURES = ("RECORD.jws", "RECORD.p7s")
 _LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")  # zipfile's structFileHeader
@@ -49,6 +49,7 @@ class CheckedWheel(WheelFile):
         """`data`: the whole archive's bytes, when `f` reads them; members are then
         inflated straight from it, without zipfile's per-member file machinery."""
         super().__init__(f)
+        self._zip = f  # our own handle: installer's is private
         self.label = label
         self._data = data
         self._view = memoryview(data) if data is not None else None
@@ -57,7 +58,7 @@ class CheckedWheel(WheelFile):
 
     def check_names(self) -> None:
         """Collect every problem of the archive's names and RECORD rows, then raise once."""
-        zf = self._zipfile
+        zf = self._zip
         issues: list[str] = []
         for info in zf.infolist():
             reason = unsafe_member_reason(info.filename)
@@ -68,9 +69,13 @@ class CheckedWheel(WheelFile):
         if issues:
             raise IntegrityError(self._message(issues))
         try:
-            rows = list(parse_record_file(self.read_dist_info("RECORD").splitlines()))
+            text = self.read_dist_info("RECORD")
         except (KeyError, ValueError, UnicodeDecodeError) as exc:
             raise IntegrityError(self._message([f"no readable RECORD ({exc})"])) from exc
+        try:
+            rows = read_record(text, "RECORD")
+        except IntegrityError as exc:
+            raise IntegrityError(self._message([str(exc)])) from None
         record_path = f"{self.dist_info_dir}/RECORD"
         for row in rows:
             reason = unsafe_member_reason(row[0])
@@ -103,7 +108,7 @@ class CheckedWheel(WheelFile):
         """Each member's bytes, checked against RECORD before they are yielded."""
         if not self._checked:
             self.check_names()
-        for info in self._zipfile.infolist():
+        for info in self._zip.infolist():
             if info.filename.endswith("/"):
                 continue
             entry = self._records.get(info.filename)
@@ -111,7 +116,7 @@ class CheckedWheel(WheelFile):
             row = entry.to_row() if entry is not None else (info.filename, "", "")
             mode = info.external_attr >> 16
             # the destination checks the bytes against `expected` as it writes them
-            yield row, _Member(self._read(info, entry), entry), bool(mode & 0o111)
+            yield row, RecordedBytes(self._read(info, entry), entry), bool(mode & 0o111)
 
     def _read(self, info: zipfile.ZipInfo, entry: RecordEntry | None) -> bytes:
         """A member's bytes, inflated in one call from the archive held in memory.
@@ -123,7 +128,7 @@ class CheckedWheel(WheelFile):
         """
         data = self._view
         if data is None or info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-            return self._zipfile.read(info)
+            return self._zip.read(info)
         start = info.header_offset
         header = _LOCAL_HEADER.unpack_from(data, start) if start + 30 <= len(data) else None
         if header is None or header[0] != _LOCAL_SIGNATURE:
@@ -171,11 +176,3 @@ class CheckedWheel(WheelFile):
 
     def _message(self, issues: list[str]) -> str:
         return f"{self.label}: the wheel is not sound:\n  " + "\n  ".join(issues)
-
-
-class _Member(io.BytesIO):
-    """A member's bytes with the RECORD row they must match."""
-
-    def __init__(self, data: bytes, expected: RecordEntry | None) -> None:
-        super().__init__(data)
-        self.expected = expected

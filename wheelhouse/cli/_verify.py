@@ -37,7 +37,8 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from wheelhouse.artifact.verify import render_text, verify
+    from wheelhouse.artifact.report import render_text
+    from wheelhouse.artifact.verify import verify
     from wheelhouse.model.lockfiles import load_lock
     from wheelhouse.model.profile import builtin_profile_matching, load_profile
 
