@@ -326,7 +326,8 @@ def run_slow_upstream(root: Path, port: int, latency_ms: float) -> None:
     """`serve`'s app with a fixed delay before every answer: a far-away index, roughly."""
     import uvicorn
 
-    from wheelhouse.mirror.serve import MirrorApp, ServeConfig
+    from wheelhouse.mirror.serve import MirrorApp
+    from wheelhouse.mirror.serveconfig import ServeConfig
 
     app = MirrorApp(ServeConfig(root=root))
 

@@ -19,7 +19,8 @@ import uvicorn
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from tests.mirror.helpers import build_wheels, config_for, make_lock, upstream, write_pylock
-from wheelhouse.mirror.serve import MirrorApp, ServeConfig
+from wheelhouse.mirror.serve import MirrorApp
+from wheelhouse.mirror.serveconfig import ServeConfig
 from wheelhouse.mirror.sync import sync
 from wheelhouse.model.lock import Lock, LockedFile, LockTarget, Pin
 from wheelhouse.model.profile import bare_profile

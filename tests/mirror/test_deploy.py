@@ -16,7 +16,7 @@ from tests.mirror.conftest import run_mirror
 from tests.mirror.helpers import config_for, make_lock, upstream, write_pylock
 from tests.wheelfactory import make_wheel
 from wheelhouse.cli import build_parser
-from wheelhouse.mirror.serve import ServeConfig
+from wheelhouse.mirror.serveconfig import ServeConfig
 from wheelhouse.mirror.sync import sync
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"

@@ -8,7 +8,7 @@ from typing import Any
 
 from tests.mirror.helpers import build_wheels, config_for, make_lock, upstream, write_pylock
 from tests.wheelfactory import make_wheel
-from wheelhouse.mirror.catalog import load_manifest
+from wheelhouse.mirror.catalog import load_catalog
 from wheelhouse.mirror.static_index import (
     IndexEntry,
     render_project_html,
@@ -16,7 +16,7 @@ from wheelhouse.mirror.static_index import (
     render_root_html,
     write_index,
 )
-from wheelhouse.mirror.sync import sync
+from wheelhouse.mirror.sync import SyncOptions, sync
 from wheelhouse.store.layout import Wheelhouse
 
 SHA = "a" * 64
@@ -70,8 +70,8 @@ def test_same_wheelhouse_same_bytes(tmp_path: Path, serve: Any) -> None:
     wheels = build_wheels(tmp_path / "w", 8)
     url, _ = serve(upstream(tmp_path, wheels).root)
     lock = write_pylock(tmp_path / "pylock.toml", make_lock(wheels, url))
-    assert sync([lock], tmp_path / "a", config=config_for(url), jobs=1).ok
-    assert sync([lock], tmp_path / "b", config=config_for(url), jobs=8).ok
+    assert sync([lock], tmp_path / "a", config=config_for(url), options=SyncOptions(jobs=1)).ok
+    assert sync([lock], tmp_path / "b", config=config_for(url), options=SyncOptions(jobs=8)).ok
     a, b = _tree(tmp_path / "a" / "simple"), _tree(tmp_path / "b" / "simple")
     assert a == b and len(a) == 2 + 2 * 8
     # regenerate from scratch (no manifest, index deleted): the same bytes again
@@ -91,7 +91,7 @@ def test_index_follows_files_dropped_in_and_removed(tmp_path: Path) -> None:
     wh.create()
     wheel = make_wheel(wh.files, "extra", "2.0", requires_python=">=3.6")
     (wh.files / "README.txt").write_text("not a distribution")
-    records = write_index(wh, load_manifest(wh))
+    records = write_index(wh, load_catalog(wh))
     page = json.loads((wh.simple / "extra" / "index.json").read_text())
     (f,) = page["files"]
     assert f["hashes"]["sha256"] == hashlib.sha256(wheel.read_bytes()).hexdigest()

@@ -228,7 +228,7 @@ def test_big_file_streams_and_replaced_file_is_fresh(tmp_path: Path, mirror: Any
         assert c.get(f"/files/{small.name}").content == b"one"
         atomic_write(small, b"two!")  # replaced as sync replaces files: a rename
         assert c.get(f"/files/{small.name}").content == b"two!"
-        (wh.files / "link.whl").symlink_to(wh.manifest_path.parent / "simple" / "index.html")
+        (wh.files / "link.whl").symlink_to(wh.root / "simple" / "index.html")
         assert c.get("/files/link.whl").status_code == 404
 
 

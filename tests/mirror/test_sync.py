@@ -17,7 +17,7 @@ from tests.mirror.helpers import (
     write_pylock,
     write_requirements,
 )
-from wheelhouse.mirror.sync import SyncEvent, sync
+from wheelhouse.mirror.sync import SyncEvent, SyncOptions, sync
 from wheelhouse.store.layout import Wheelhouse
 
 
@@ -64,7 +64,7 @@ def test_second_sync_of_100_files_is_fast_and_offline(tmp_path: Path, serve: Any
     wheels = build_wheels(tmp_path / "w", 100)
     url, state = serve(upstream(tmp_path, wheels).root)
     lock = write_pylock(tmp_path / "pylock.toml", make_lock(wheels, url))
-    assert sync([lock], tmp_path / "wh", config=config_for(url), jobs=8).ok
+    assert sync([lock], tmp_path / "wh", config=config_for(url), options=SyncOptions(jobs=8)).ok
     before = len(state.requests)
     t0 = time.perf_counter()
     again = sync([lock], tmp_path / "wh", config=config_for(url))
@@ -185,7 +185,7 @@ def test_jobs_bound(tmp_path: Path, serve: Any, jobs: int) -> None:
     wheels = build_wheels(tmp_path / "w", 6)
     url, _ = serve(upstream(tmp_path, wheels).root)
     lock = write_pylock(tmp_path / "pylock.toml", make_lock(wheels, url))
-    assert sync([lock], tmp_path / "wh", config=config_for(url), jobs=jobs).ok
+    assert sync([lock], tmp_path / "wh", config=config_for(url), options=SyncOptions(jobs=jobs)).ok
 
 
 def test_hash_only_lock_picks_the_targets_wheel_from_an_html_only_index(

@@ -15,8 +15,7 @@ from wheelhouse.errors import InstallError, IntegrityError
 from wheelhouse.files import sha256_file
 from wheelhouse.model.filenames import parse_filename, wheel_fits
 from wheelhouse.model.lock import Lock, Pin
-
-FILES_DIR = "files"
+from wheelhouse.store.layout import Wheelhouse
 
 
 @dataclass(frozen=True)
@@ -45,9 +44,9 @@ def plan_install(
     check it in parallel with `check_hash`. Where several wheels fit, the hash picks one,
     so those are hashed here.
     """
-    files = Path(wheelhouse) / FILES_DIR
+    files = Wheelhouse(Path(wheelhouse)).files
     if not files.is_dir():
-        raise InstallError(f"{wheelhouse} is not a wheelhouse (no {FILES_DIR}/ folder)")
+        raise InstallError(f"{wheelhouse} is not a wheelhouse (no {files.name}/ folder)")
     listing = sorted(p.name for p in files.iterdir() if p.is_file())
     planned: list[PlannedWheel] = []
     problems: list[str] = []

@@ -69,3 +69,11 @@ def target_profile(args: argparse.Namespace):  # type: ignore[no-untyped-def]
             args.abi,
         )
     return load_profile(getattr(args, "image", None))
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} GB"  # pragma: no cover

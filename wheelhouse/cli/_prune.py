@@ -8,6 +8,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from wheelhouse.cli._common import human_bytes
+
 log = logging.getLogger("wheelhouse")
 
 
@@ -21,7 +23,6 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from wheelhouse.cli._sync import human_bytes
     from wheelhouse.mirror.prune import prune
 
     report = prune(args.wheelhouse, args.keep, dry_run=args.dry_run)

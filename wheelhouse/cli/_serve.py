@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
+from wheelhouse.mirror.serveconfig import ENV_BASIC, ENV_TOKEN, serve_config
+
 log = logging.getLogger("wheelhouse")
-TOKEN_ENV = "WHEELHOUSE_SERVE_TOKEN"  # = wheelhouse.mirror.serve.ENV_TOKEN
-BASIC_ENV = "WHEELHOUSE_SERVE_BASIC_AUTH"  # USER:PASSWORD, kept out of `ps`
 
 
 def register(sub: Any) -> None:
@@ -23,42 +22,31 @@ def register(sub: Any) -> None:
     )
     auth = p.add_mutually_exclusive_group()
     auth.add_argument(
-        "--token", help=f"require this token (Bearer, or as any user's password); or ${TOKEN_ENV}"
+        "--token", help=f"require this token (Bearer, or as any user's password); or ${ENV_TOKEN}"
     )
     auth.add_argument(
         "--basic-auth",
         metavar="USER:PASSWORD",
-        help=f"require Basic auth; or ${BASIC_ENV} (not visible to ps)",
+        help=f"require Basic auth; or ${ENV_BASIC} (not visible to ps)",
     )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from wheelhouse.errors import UsageError
-    from wheelhouse.mirror.serve import (
-        ServeConfig,
-        check_can_listen,
-        parse_basic_auth,
-        run_server,
-    )
+    from wheelhouse.mirror.serve import check_can_listen, run_server
 
-    root: Path = args.wheelhouse
-    if not (root / "simple").is_dir():
-        raise UsageError(f"{root} has no simple/ index: run `wheelhouse sync` into it first")
-    basic_text = args.basic_auth or (None if args.token else os.environ.get(BASIC_ENV) or None)
-    token = args.token or (None if basic_text else os.environ.get(TOKEN_ENV) or None)
-    basic = parse_basic_auth(basic_text) if basic_text else None
+    config = serve_config(args.wheelhouse, args.token, args.basic_auth)
     check_can_listen(args.host, args.port)
     log.info(
         "serving %s on http://%s:%d/simple/%s",
-        root,
+        config.root,
         args.host,
         args.port,
-        " (authentication required)" if token or basic else "",
+        " (authentication required)" if config.requires_auth else "",
     )
     level = logging.getLogger("wheelhouse").getEffectiveLevel()
     run_server(
-        ServeConfig(root=root, token=token, basic_auth=basic),
+        config,
         args.host,
         args.port,
         log_level="warning" if level > logging.INFO else "info",

@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
+from wheelhouse.cli._common import human_bytes
+
 log = logging.getLogger("wheelhouse")
 
 
@@ -34,7 +36,7 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from wheelhouse.errors import UsageError
-    from wheelhouse.mirror.sync import SyncFailed, sync
+    from wheelhouse.mirror.sync import SyncFailed, SyncOptions, sync
     from wheelhouse.net.pipconfig import load_index_config
 
     if args.jobs < 1:
@@ -46,10 +48,8 @@ def run(args: argparse.Namespace) -> int:
         args.locks,
         args.wheelhouse,
         config=config,
-        jobs=args.jobs,
+        options=SyncOptions(jobs=args.jobs, timeout=args.timeout, http2=args.http2),
         progress=None if quiet else renderer,
-        timeout=args.timeout,
-        http2=args.http2,
     )
     renderer.finish()
     if args.json:
@@ -67,14 +67,6 @@ def run(args: argparse.Namespace) -> int:
     if not report.ok:
         raise SyncFailed(report)
     return 0
-
-
-def human_bytes(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} GB"  # pragma: no cover
 
 
 class ProgressRenderer:

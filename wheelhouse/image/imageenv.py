@@ -19,6 +19,7 @@ from wheelhouse.files import sha256_file
 from wheelhouse.interpreters import interpreter_version, offline_pip_env, resolve_interpreter
 from wheelhouse.model.filenames import parse_filename, wheel_fits
 from wheelhouse.model.profile import Profile
+from wheelhouse.store.layout import Wheelhouse
 
 log = logging.getLogger("wheelhouse")
 STAMP = "wheelhouse-image-env.json"
@@ -90,7 +91,8 @@ def build_image_env(profile: Profile, python: str, wheelhouse: Path, out: Path) 
                 )
         except (OSError, ValueError):
             pass
-    files, missing = find_image_files(profile, wheelhouse / "files")
+    files_dir = Wheelhouse(Path(wheelhouse)).files
+    files, missing = find_image_files(profile, files_dir)
     if missing:
         raise UsageError(
             f"the wheelhouse {wheelhouse} lacks {len(missing)} of the image's packages: "
@@ -113,7 +115,7 @@ def build_image_env(profile: Profile, python: str, wheelhouse: Path, out: Path) 
                 "install",
                 "--no-index",
                 "--find-links",
-                str(wheelhouse / "files"),
+                str(files_dir),
                 "--no-deps",
                 "-q",
                 # sdists build with the environment's own setuptools: nothing is fetched

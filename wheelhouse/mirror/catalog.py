@@ -1,4 +1,4 @@
-"""The wheelhouse manifest: what each file is, where it came from, and when it was verified.
+"""The wheelhouse catalog: what each file is, where it came from, and when it was verified.
 
 Kept in ``wheelhouse.json`` so that the index renders the same bytes from the same files, and
 so a sync with nothing new skips files by size and mtime instead of rehashing them.
@@ -17,7 +17,7 @@ from wheelhouse.errors import UsageError
 from wheelhouse.files import atomic_write, sha256_file
 from wheelhouse.store.layout import Wheelhouse
 
-MANIFEST_FORMAT = 1
+CATALOG_FORMAT = 1
 
 
 @dataclass(frozen=True)
@@ -57,29 +57,29 @@ class FileRecord:
         return st.st_size == self.size and st.st_mtime_ns == self.mtime_ns
 
 
-def load_manifest(wheelhouse: Wheelhouse) -> dict[str, FileRecord]:
-    path = wheelhouse.manifest_path
+def load_catalog(wheelhouse: Wheelhouse) -> dict[str, FileRecord]:
+    path = wheelhouse.catalog_path
     if not path.is_file():
         return {}
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
         return {r["filename"]: FileRecord.from_dict(r) for r in doc["files"]}
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise UsageError(f"{path}: unreadable wheelhouse manifest ({exc}); remove it") from exc
+        raise UsageError(f"{path}: unreadable wheelhouse catalog ({exc}); remove it") from exc
 
 
-def save_manifest(wheelhouse: Wheelhouse, records: Mapping[str, FileRecord]) -> None:
+def save_catalog(wheelhouse: Wheelhouse, records: Mapping[str, FileRecord]) -> None:
     doc = {
-        "format": MANIFEST_FORMAT,
+        "format": CATALOG_FORMAT,
         "files": [records[name].to_dict() for name in sorted(records)],
     }
     text = json.dumps(doc, indent=1, sort_keys=True) + "\n"
     try:
-        if wheelhouse.manifest_path.read_text(encoding="utf-8") == text:
+        if wheelhouse.catalog_path.read_text(encoding="utf-8") == text:
             return  # unchanged: no rewrite, no fsync
     except OSError:
         pass
-    atomic_write(wheelhouse.manifest_path, text)
+    atomic_write(wheelhouse.catalog_path, text)
 
 
 def record_for(path: Path, sha256: str, **known: Any) -> FileRecord:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from wheelhouse.errors import UsageError
-from wheelhouse.mirror.catalog import FileRecord, load_manifest, save_manifest, verified
+from wheelhouse.mirror.catalog import FileRecord, load_catalog, save_catalog, verified
 from wheelhouse.mirror.static_index import write_index
 from wheelhouse.mirror.wanted import Wanted, load_wanted
 from wheelhouse.store.layout import METADATA_SUFFIX, Wheelhouse, writer_lock
@@ -46,7 +46,7 @@ def prune(wheelhouse_dir: Path, keep: Sequence[Path], *, dry_run: bool = False) 
             f"{wheelhouse_dir} is not a wheelhouse (no files/ folder): nothing to prune"
         )
     with writer_lock(wh):
-        records = load_manifest(wh)
+        records = load_catalog(wh)
         present = wh.distribution_files()
         for name in present:
             rec = verified(wh, records, name)
@@ -64,7 +64,7 @@ def prune(wheelhouse_dir: Path, keep: Sequence[Path], *, dry_run: bool = False) 
                 for part in wh.partial.iterdir():
                     if not any(part.name.startswith(f"{n}.") for n in needed):
                         part.unlink(missing_ok=True)
-            save_manifest(wh, write_index(wh, records))
+            save_catalog(wh, write_index(wh, records))
     return PruneReport(
         removed=tuple(doomed),
         kept=tuple(n for n in present if n in needed),

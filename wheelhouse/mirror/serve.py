@@ -26,6 +26,7 @@ from packaging.utils import canonicalize_name
 
 from wheelhouse.errors import UsageError
 from wheelhouse.mirror.protocol import etag_matches, negotiate, parse_range
+from wheelhouse.mirror.serveconfig import ENV_BASIC, ENV_TOKEN, ServeConfig
 from wheelhouse.store.layout import Wheelhouse
 
 Scope = MutableMapping[str, Any]
@@ -39,13 +40,6 @@ THREADED_READ = 1 << 20  # files above this are read off the event loop
 SMALL_FILE = 1 << 16  # files up to this size (metadata, small wheels) are kept in memory
 CACHE_BYTES = 64 << 20
 _PROJECT = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-
-
-@dataclass(frozen=True)
-class ServeConfig:
-    root: Path
-    token: str | None = None
-    basic_auth: tuple[str, str] | None = None  # (user, password)
 
 
 @dataclass(frozen=True)
@@ -347,37 +341,16 @@ async def _lifespan(receive: Receive, send: Send) -> None:
             return
 
 
-def parse_basic_auth(text: str) -> tuple[str, str]:
-    user, sep, password = text.partition(":")
-    if not sep or not user:
-        from wheelhouse.errors import UsageError
-
-        raise UsageError("--basic-auth wants USER:PASSWORD")
-    return user, password
-
-
-ENV_ROOT = "WHEELHOUSE_SERVE_ROOT"
-ENV_TOKEN = "WHEELHOUSE_SERVE_TOKEN"
-ENV_BASIC = "WHEELHOUSE_SERVE_BASIC_AUTH"
-
-
 def app_from_env() -> MirrorApp:
     """The app for each of several uvicorn worker processes (configured through the
     environment, which the workers inherit; the access log goes to stderr)."""
-    basic = os.environ.get(ENV_BASIC)
     access = logging.getLogger("wheelhouse.access")
     if not logging.getLogger("wheelhouse").handlers and not access.handlers:
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter("%(message)s"))
         access.addHandler(handler)
         access.setLevel(logging.INFO)
-    return MirrorApp(
-        ServeConfig(
-            root=Path(os.environ[ENV_ROOT]),
-            token=os.environ.get(ENV_TOKEN) or None,
-            basic_auth=parse_basic_auth(basic) if basic else None,
-        )
-    )
+    return MirrorApp(ServeConfig.from_env(os.environ))
 
 
 def check_can_listen(host: str, port: int) -> None:
@@ -414,11 +387,7 @@ def run_server(
     if workers <= 1:
         uvicorn.run(MirrorApp(config), **common)
         return
-    os.environ[ENV_ROOT] = str(Path(config.root).resolve())
-    os.environ.pop(ENV_TOKEN, None)
-    os.environ.pop(ENV_BASIC, None)
-    if config.token:
-        os.environ[ENV_TOKEN] = config.token
-    if config.basic_auth:
-        os.environ[ENV_BASIC] = ":".join(config.basic_auth)
+    for name in (ENV_TOKEN, ENV_BASIC):
+        os.environ.pop(name, None)
+    os.environ.update(config.to_env())
     uvicorn.run("wheelhouse.mirror.serve:app_from_env", factory=True, workers=workers, **common)

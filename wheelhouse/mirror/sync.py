@@ -19,9 +19,9 @@ from wheelhouse.errors import IntegrityError, NetworkError, WheelhouseError
 from wheelhouse.files import AtomicFile, fsync_paths
 from wheelhouse.mirror.catalog import (
     FileRecord,
-    load_manifest,
+    load_catalog,
     record_for,
-    save_manifest,
+    save_catalog,
     verified,
 )
 from wheelhouse.mirror.static_index import write_index
@@ -137,36 +137,41 @@ class _Run:
         return self._reader
 
 
+@dataclass(frozen=True)
+class SyncOptions:
+    jobs: int = 8  # downloads at once, each on its own connection
+    timeout: float | None = None  # seconds without data before a retry (default: pip's)
+    # HTTP/2 where the server offers it: one multiplexed connection, but in Python about
+    # twice the CPU per byte of HTTP/1.1 (see `make_client`)
+    http2: bool = False
+
+
 def sync(
     lock_paths: Sequence[Path],
     wheelhouse_dir: Path,
     *,
     config: IndexConfig,
-    jobs: int = 8,
+    options: SyncOptions = SyncOptions(),
     progress: Progress | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
-    timeout: float | None = None,
-    http2: bool = False,
 ) -> SyncReport:
     """Download what `lock_paths` pin into `wheelhouse_dir`; regenerate its index.
 
-    Over HTTP/1.1, one connection per job, unless `http2` (see `make_client`)."""
+    `transport` replaces the network (tests hand httpx's MockTransport)."""
     started = time.monotonic()
     wanted = load_wanted(lock_paths)
     wh = Wheelhouse(Path(wheelhouse_dir))
     with writer_lock(wh):
         wh.create()
-        records = load_manifest(wh)
-        run = run_loop(
-            _sync_all(wh, wanted, config, jobs, progress, transport, timeout, http2, records)
-        )
+        records = load_catalog(wh)
+        run = run_loop(_sync_all(wh, wanted, config, options, progress, transport, records))
         try:
             fsync_paths([], [wh.files])  # the renames of the files (each fsynced on commit)
             fresh = write_index(wh, run.records)
         except BaseException:
-            save_manifest(wh, run.records)
+            save_catalog(wh, run.records)
             raise
-        save_manifest(wh, fresh)
+        save_catalog(wh, fresh)
     (progress or _ignore)(SyncEvent("index", count=len(fresh)))
     return SyncReport(
         wheelhouse=str(wh.root),
@@ -197,20 +202,22 @@ async def _sync_all(
     wh: Wheelhouse,
     wanted: list[Wanted],
     config: IndexConfig,
-    jobs: int,
+    options: SyncOptions,
     progress: Progress | None,
     transport: httpx.AsyncBaseTransport | None,
-    timeout: float | None,
-    http2: bool,
     records: dict[str, FileRecord],
 ) -> _Run:
-    jobs = max(1, jobs)
+    jobs = max(1, options.jobs)
 
     def new_client() -> httpx.AsyncClient:
         from wheelhouse.net.http import make_client
 
         return make_client(
-            config, transport=transport, max_connections=jobs, timeout=timeout, http2=http2
+            config,
+            transport=transport,
+            max_connections=jobs,
+            timeout=options.timeout,
+            http2=options.http2,
         )
 
     run = _Run(

@@ -2,7 +2,8 @@
 
 Layout (shared with the other commands): ``files/<filename>`` the distribution files (and
 their PEP 658 ``.metadata``), ``simple/`` the static index, ``.partial/`` resumable downloads,
-``.wheelhouse-lock`` the writers' lock, ``wheelhouse.json`` the manifest.
+``.wheelhouse-lock`` the writers' lock, ``wheelhouse.json`` the catalog (what each file is
+and when it was verified; `wheelhouse.mirror.catalog`).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ class Wheelhouse:
         return self.root / ".wheelhouse-lock"
 
     @property
-    def manifest_path(self) -> Path:
+    def catalog_path(self) -> Path:
         return self.root / "wheelhouse.json"
 
     def file(self, filename: str) -> Path:
