@@ -5,13 +5,26 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.helpers import (
+    House,
+    Synced,
+    build_wheels,
+    config_for,
+    make_lock,
+    run_mirror,
+    upstream,
+    write_pylock,
+)
 from tests.localserver import ServerState, serve_folder
 from tests.wheelfactory import SimpleIndex
+from wheelhouse.mirror.serveconfig import ServeConfig
+from wheelhouse.mirror.sync import sync
 
 
 @pytest.fixture(autouse=True)
@@ -81,3 +94,38 @@ def python37() -> str:
             pytest.fail("CI needs a real Python 3.7 (pyenv 3.7.x or $WH_TEST_PYTHON37)")
         pytest.skip("no Python 3.7 on this machine (install it with pyenv to run this test)")
     return found
+
+
+@pytest.fixture
+def house(tmp_path: Path) -> House:
+    h = House(tmp_path / "wh")
+    h.files.mkdir(parents=True)
+    return h
+
+
+@pytest.fixture
+def synced(tmp_path: Path, serve: Any) -> Synced:
+    """A wheelhouse holding three small wheels synced from a loopback upstream."""
+    wheels = build_wheels(tmp_path / "w", 3)
+    url, _ = serve(upstream(tmp_path, wheels).root)
+    lock = make_lock(wheels, url)
+    report = sync(
+        [write_pylock(tmp_path / "pylock.toml", lock)], tmp_path / "wh", config=config_for(url)
+    )
+    assert report.ok, report.failed
+    return Synced(tmp_path / "wh", lock, wheels)
+
+
+@pytest.fixture
+def mirror() -> Iterator[Callable[..., str]]:
+    """mirror(root, token=..., basic_auth=...) -> base URL of a running `serve`."""
+    stack: list[Any] = []
+
+    def start(root: Path, **kw: Any) -> str:
+        cm = run_mirror(ServeConfig(root=root, **kw))
+        stack.append(cm)
+        return cm.__enter__()
+
+    yield start
+    for cm in reversed(stack):
+        cm.__exit__(None, None, None)

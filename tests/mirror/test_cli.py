@@ -14,14 +14,14 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.localserver import Fault
-from tests.mirror.helpers import (
+from tests.helpers import (
     build_wheels,
     make_lock,
     upstream,
     write_pylock,
     write_requirements,
 )
+from tests.localserver import Fault
 from wheelhouse.cli import main
 
 

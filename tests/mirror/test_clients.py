@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.mirror.conftest import Synced
-from tests.mirror.helpers import write_requirements
+from tests.helpers import Synced, write_requirements
 
 
 def _env(tmp_path: Path) -> dict[str, str]:

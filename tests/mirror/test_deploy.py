@@ -12,8 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.mirror.conftest import run_mirror
-from tests.mirror.helpers import config_for, make_lock, upstream, write_pylock
+from tests.helpers import config_for, make_lock, run_mirror, upstream, write_pylock
 from tests.wheelfactory import make_wheel
 from wheelhouse.cli import build_parser
 from wheelhouse.mirror.serveconfig import ServeConfig

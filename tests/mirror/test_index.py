@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from tests.mirror.helpers import build_wheels, config_for, make_lock, upstream, write_pylock
+from tests.helpers import build_wheels, config_for, make_lock, upstream, write_pylock
 from tests.wheelfactory import make_wheel
 from wheelhouse.mirror.catalog import load_catalog
 from wheelhouse.mirror.static_index import (

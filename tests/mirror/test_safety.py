@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from tests.mirror.helpers import build_wheels, config_for, make_lock, upstream, write_pylock
+from tests.helpers import build_wheels, config_for, make_lock, upstream, write_pylock
 from wheelhouse.mirror.sync import sync
 
 

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from tests.mirror.conftest import Synced
+from tests.helpers import Synced
 from wheelhouse.files import atomic_write
 from wheelhouse.mirror.protocol import negotiate, parse_range
 from wheelhouse.mirror.static_index import write_index

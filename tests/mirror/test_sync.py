@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.localserver import Fault
-from tests.mirror.helpers import (
+from tests.helpers import (
     build_wheels,
     config_for,
     make_lock,
@@ -17,6 +16,7 @@ from tests.mirror.helpers import (
     write_pylock,
     write_requirements,
 )
+from tests.localserver import Fault
 from wheelhouse.mirror.sync import SyncEvent, SyncOptions, sync
 from wheelhouse.store.layout import Wheelhouse
 

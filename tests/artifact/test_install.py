@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.mirror.conftest import House, lock_of, rewrite_member, siblings, tree_state
+from tests.helpers import House, lock_of, rewrite_member, siblings, tree_state
 from tests.wheelfactory import make_wheel
 from wheelhouse.artifact.manifest import Manifest, ManifestDist, ManifestFile
 from wheelhouse.cli import main

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.mirror.conftest import House, lock_of
+from tests.helpers import House, lock_of
 from tests.wheelfactory import make_wheel
 from wheelhouse.cli import main
 

@@ -1,31 +1,93 @@
-"""Fixtures for the mirror tests: wheelhouses and locks made without the resolver
-(install/pack/verify), and a real `serve` on a free loopback port (sync/serve)."""
+"""Wheelhouses, locks and upstreams for the tests, built without the resolver; and a real
+`serve` on a free loopback port."""
 
 from __future__ import annotations
 
 import hashlib
+import random
 import shutil
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
-import pytest
 import uvicorn
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
-from tests.mirror.helpers import build_wheels, config_for, make_lock, upstream, write_pylock
+from tests.wheelfactory import SimpleIndex, make_wheel
 from wheelhouse.mirror.serve import MirrorApp
 from wheelhouse.mirror.serveconfig import ServeConfig
-from wheelhouse.mirror.sync import sync
 from wheelhouse.model.lock import Lock, LockedFile, LockTarget, Pin
 from wheelhouse.model.profile import bare_profile
 from wheelhouse.model.pylock import render_pylock
 from wheelhouse.model.requirements_lock import render_requirements
+from wheelhouse.net.pipconfig import IndexConfig
+
+TARGET = LockTarget.from_profile(bare_profile("3.7", "manylinux2014_x86_64"))
+UPLOADED = datetime(2021, 1, 1, tzinfo=timezone.utc)
+
+
+def build_wheels(folder: Path, count: int, size: int = 0, prefix: str = "pkg") -> list[Path]:
+    """`count` small pure wheels (each with `size` extra bytes of data)."""
+    wheels = []
+    for i in range(count):
+        name = f"{prefix}{i}"
+        files: dict[str, bytes | str] = {f"{name}/__init__.py": f"VALUE = {i}\n"}
+        if size:
+            files[f"{name}/blob.bin"] = random.Random(i).randbytes(size)
+        wheels.append(make_wheel(folder, name, "1.0", requires_python=">=3.7", files=files))
+    return wheels
+
+
+def upstream(tmp_path: Path, wheels: Sequence[Path]) -> SimpleIndex:
+    idx = SimpleIndex(root=tmp_path / "upstream")
+    idx.add_all(wheels, requires_python=">=3.7")
+    idx.write()
+    return idx
+
+
+def make_lock(wheels: Sequence[Path], base_url: str | None) -> Lock:
+    """A lock pinning each wheel; with base_url its files carry upstream URLs."""
+    pins = []
+    for w in wheels:
+        name, version = w.name.split("-")[:2]
+        sha = hashlib.sha256(w.read_bytes()).hexdigest()
+        pins.append(
+            Pin(
+                name=canonicalize_name(name),
+                version=version,
+                files=(
+                    LockedFile(
+                        filename=w.name,
+                        hashes={"sha256": sha},
+                        url=f"{base_url}/files/{w.name}" if base_url else None,
+                        size=w.stat().st_size,
+                        upload_time=UPLOADED,
+                    ),
+                ),
+                requires_python=">=3.7",
+            )
+        )
+    return Lock(target=TARGET, pins=tuple(pins), input_digest="test-digest")
+
+
+def write_pylock(path: Path, lock: Lock) -> Path:
+    path.write_text(render_pylock(lock), encoding="utf-8")
+    return path
+
+
+def write_requirements(path: Path, lock: Lock) -> Path:
+    path.write_text(render_requirements(lock), encoding="utf-8")
+    return path
+
+
+def config_for(base_url: str, retries: int = 3, timeout: float = 10.0) -> IndexConfig:
+    return IndexConfig(index_url=f"{base_url}/simple", retries=retries, timeout=timeout)
+
 
 PLATFORM = "manylinux_2_27_x86_64"
 
@@ -66,13 +128,6 @@ class House:
         text = render_pylock(lock) if name.endswith(".toml") else render_requirements(lock)
         path.write_text(text)
         return path
-
-
-@pytest.fixture
-def house(tmp_path: Path) -> House:
-    h = House(tmp_path / "wh")
-    h.files.mkdir(parents=True)
-    return h
 
 
 def tree_state(root: Path) -> dict[str, bytes]:
@@ -129,31 +184,3 @@ class Synced:
     root: Path  # the wheelhouse
     lock: Lock
     wheels: list[Path]
-
-
-@pytest.fixture
-def synced(tmp_path: Path, serve: Any) -> Synced:
-    """A wheelhouse holding three small wheels synced from a loopback upstream."""
-    wheels = build_wheels(tmp_path / "w", 3)
-    url, _ = serve(upstream(tmp_path, wheels).root)
-    lock = make_lock(wheels, url)
-    report = sync(
-        [write_pylock(tmp_path / "pylock.toml", lock)], tmp_path / "wh", config=config_for(url)
-    )
-    assert report.ok, report.failed
-    return Synced(tmp_path / "wh", lock, wheels)
-
-
-@pytest.fixture
-def mirror() -> Iterator[Callable[..., str]]:
-    """mirror(root, token=..., basic_auth=...) -> base URL of a running `serve`."""
-    stack: list[Any] = []
-
-    def start(root: Path, **kw: Any) -> str:
-        cm = run_mirror(ServeConfig(root=root, **kw))
-        stack.append(cm)
-        return cm.__enter__()
-
-    yield start
-    for cm in reversed(stack):
-        cm.__exit__(None, None, None)

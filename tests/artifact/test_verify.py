@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.mirror.conftest import PLATFORM, House, lock_of
+from tests.helpers import PLATFORM, House, lock_of
 from tests.wheelfactory import make_wheel
 from wheelhouse.cli import main
 from wheelhouse.model.profile import InstalledDist, bare_profile

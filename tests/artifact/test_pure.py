@@ -7,7 +7,7 @@ import stat
 import pytest
 from packaging.utils import canonicalize_name
 
-from tests.mirror.conftest import PLATFORM
+from tests.helpers import PLATFORM
 from wheelhouse.artifact.deps import DistRequires, check_requirements
 from wheelhouse.artifact.destination import is_link_mode, unsafe_member_reason
 from wheelhouse.artifact.imports import top_level_modules
