@@ -16,15 +16,15 @@ if TYPE_CHECKING:
     from wheelhouse.artifact.install import InstallOptions as InstallOptions
     from wheelhouse.artifact.install import InstallResult as InstallResult
     from wheelhouse.artifact.install import install_lock as install_lock
+    from wheelhouse.artifact.manifest import Manifest as Manifest
+    from wheelhouse.artifact.manifest import read_manifest as read_manifest
     from wheelhouse.artifact.pack import PackResult as PackResult
     from wheelhouse.artifact.pack import pack_tree as pack_tree
     from wheelhouse.artifact.pack import unpack_artifact as unpack_artifact
-    from wheelhouse.artifact.verify import verify_tree as verify_tree
     from wheelhouse.artifact.report import Finding as Finding
     from wheelhouse.artifact.report import VerifyReport as VerifyReport
     from wheelhouse.artifact.report import render_text as render_text
-    from wheelhouse.artifact.manifest import Manifest as Manifest
-    from wheelhouse.artifact.manifest import read_manifest as read_manifest
+    from wheelhouse.artifact.verify import verify_tree as verify_tree
 
 _EXPORTS = {
     "install": "InstallOptions InstallResult install_lock",

@@ -11,18 +11,18 @@ from typing import TYPE_CHECKING
 from wheelhouse._lazy import exported, lazy_exports
 
 if TYPE_CHECKING:
-    from wheelhouse.mirror.sync import SyncOptions as SyncOptions
-    from wheelhouse.mirror.sync import SyncReport as SyncReport
-    from wheelhouse.mirror.sync import SyncEvent as SyncEvent
-    from wheelhouse.mirror.sync import SyncFailed as SyncFailed
-    from wheelhouse.mirror.prune import PruneReport as PruneReport
-    from wheelhouse.mirror.static_index import write_index as write_index
-    from wheelhouse.mirror.serveconfig import ServeConfig as ServeConfig
-    from wheelhouse.mirror.serveconfig import serve_config as serve_config
-    from wheelhouse.mirror.serve import MirrorApp as MirrorApp
-    from wheelhouse.mirror.serve import run_server as run_server
     from wheelhouse.mirror.catalog import FileRecord as FileRecord
     from wheelhouse.mirror.catalog import load_catalog as load_catalog
+    from wheelhouse.mirror.prune import PruneReport as PruneReport
+    from wheelhouse.mirror.serve import MirrorApp as MirrorApp
+    from wheelhouse.mirror.serve import run_server as run_server
+    from wheelhouse.mirror.serveconfig import ServeConfig as ServeConfig
+    from wheelhouse.mirror.serveconfig import serve_config as serve_config
+    from wheelhouse.mirror.static_index import write_index as write_index
+    from wheelhouse.mirror.sync import SyncEvent as SyncEvent
+    from wheelhouse.mirror.sync import SyncFailed as SyncFailed
+    from wheelhouse.mirror.sync import SyncOptions as SyncOptions
+    from wheelhouse.mirror.sync import SyncReport as SyncReport
 
 _EXPORTS = {
     "sync": "SyncOptions SyncReport SyncEvent SyncFailed",

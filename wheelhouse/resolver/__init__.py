@@ -12,18 +12,18 @@ from typing import TYPE_CHECKING
 from wheelhouse._lazy import exported, lazy_exports
 
 if TYPE_CHECKING:
-    from wheelhouse.resolver.locker import LockRequest as LockRequest
+    from wheelhouse.resolver.candidates import Options as Options
     from wheelhouse.resolver.locker import LockOutcome as LockOutcome
+    from wheelhouse.resolver.locker import LockRequest as LockRequest
     from wheelhouse.resolver.locker import lock as lock
     from wheelhouse.resolver.locker import lock_image as lock_image
-    from wheelhouse.resolver.resolve import Resolution as Resolution
-    from wheelhouse.resolver.resolve import Resolved as Resolved
-    from wheelhouse.resolver.candidates import Options as Options
     from wheelhouse.resolver.provider import Repository as Repository
     from wheelhouse.resolver.repository import IndexRepository as IndexRepository
-    from wheelhouse.resolver.snapshot import snapshot_python as snapshot_python
+    from wheelhouse.resolver.resolve import Resolution as Resolution
+    from wheelhouse.resolver.resolve import Resolved as Resolved
     from wheelhouse.resolver.snapshot import snapshot_docker as snapshot_docker
     from wheelhouse.resolver.snapshot import snapshot_freeze as snapshot_freeze
+    from wheelhouse.resolver.snapshot import snapshot_python as snapshot_python
     from wheelhouse.resolver.snapshot import snapshot_resolved as snapshot_resolved
 
 _EXPORTS = {
