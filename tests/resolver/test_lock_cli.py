@@ -127,6 +127,18 @@ def test_override_allowed_when_image_accepts(tmp_path: Path, upstream) -> None: 
     text = out.read_text()
     assert "numlike==1.21.6 \\" in text
     assert "override: replaces the image's numlike 1.19.5" in text
+    assert "#   forced by: you asked numlike==1.21.6 (command line)" in text
+    pin = load_lock(out).pin("numlike")  # from pylock.toml: the same chain
+    assert pin is not None and pin.override_chain == "you asked numlike==1.21.6 (command line)"
+
+
+def test_no_overrides_refuses_and_names_the_chain(tmp_path: Path, upstream, capsys) -> None:  # type: ignore[no-untyped-def]
+    url, _ = upstream
+    prof = str(image_profile(tmp_path))
+    code, out = lock_cli(tmp_path, url, "--image", prof, "--no-overrides", "numlike==1.21.6")
+    err = capsys.readouterr().err
+    assert code == 3 and not out.exists()
+    assert "numlike 1.21.6 would replace the image's 1.19.5: you asked numlike==1.21.6" in err
 
 
 def test_override_conflict_names_the_chain(tmp_path: Path, upstream, capsys) -> None:  # type: ignore[no-untyped-def]

@@ -50,6 +50,18 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--offline", action="store_true", help="use cached index pages only")
     p.add_argument(
+        "--no-overrides",
+        action="store_true",
+        help="never replace an image package: any override is an error naming the "
+        "requirements that force it",
+    )
+    p.add_argument(
+        "--ignore-active-extras",
+        action="store_true",
+        help="do not honour the extras a package activates because what they name is "
+        "present (image + lock)",
+    )
+    p.add_argument(
         "--image-packages",
         action="store_true",
         help="lock exactly the image profile's installed set (to mirror it and "
@@ -90,6 +102,8 @@ def run(args: argparse.Namespace) -> int:
             exclude_newer=args.exclude_newer,
             cache_dir=cache_dir(args),
             offline=args.offline,
+            no_overrides=args.no_overrides,
+            ignore_active_extras=args.ignore_active_extras,
         ),
         profile,
         index_config(args),
@@ -108,5 +122,9 @@ def run(args: argparse.Namespace) -> int:
     )
     for pin in overrides:
         print(f"  override: {pin.name} {pin.version} replaces the image's {pin.image_version}")
+        if pin.override_chain:
+            print(f"    forced by: {pin.override_chain}")
+    for active in outcome.lock.active_extras:
+        print(f"  active extra {active.shown}")
     print(f"{outcome.pylock}: written")
     return 0

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
+from wheelhouse.model.extras import ActiveExtra
 from wheelhouse.model.profile import Profile
 
 Source = Literal["install", "image", "override"]
@@ -44,7 +45,8 @@ class Pin:
     """One distribution in the lock.
 
     source: "install" (the lock adds it), "image" (the image provides it; not installed),
-    "override" (installed, and shadows the image's own copy `image_version`).
+    "override" (installed, and shadows the image's own copy `image_version`; `override_chain`
+    names the requirements that forced it).
     """
 
     name: NormalizedName
@@ -56,6 +58,7 @@ class Pin:
     requires_dist: tuple[str, ...] = ()
     requires_python: str | None = None
     index: str | None = None
+    override_chain: str = ""
 
     @property
     def installs(self) -> bool:
@@ -122,6 +125,7 @@ class Lock:
     notes: tuple[str, ...] = ()
     indexes: tuple[str, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
+    active_extras: tuple[ActiveExtra, ...] = ()  # integrations the environment turns on
 
     def to_install(self) -> list[Pin]:
         return [p for p in self.pins if p.installs]

@@ -14,6 +14,7 @@ from packaging.utils import canonicalize_name
 
 from wheelhouse import __version__
 from wheelhouse.errors import UsageError
+from wheelhouse.model.extras import ActiveExtra
 from wheelhouse.model.lock import Lock, LockedFile, LockTarget, Pin
 
 LOCK_FORMAT = 1
@@ -55,6 +56,8 @@ def render_pylock(lock: Lock) -> str:
         }
         if pin.image_version:
             tool["image-version"] = pin.image_version
+        if pin.override_chain:
+            tool["override-chain"] = pin.override_chain
         pkg["tool"] = {"wheelhouse": tool}
         packages.append(pkg)
     doc: dict[str, Any] = {
@@ -89,7 +92,30 @@ def render_pylock(lock: Lock) -> str:
             }
         },
     }
+    if lock.active_extras:
+        doc["tool"]["wheelhouse"]["active-extras"] = [_active_dict(a) for a in lock.active_extras]
     return tomli_w.dumps(doc)
+
+
+def _active_dict(a: ActiveExtra) -> dict[str, Any]:
+    return {
+        "package": a.package,
+        "version": a.version,
+        "extra": a.extra,
+        "provides": [{"name": n, "version": v, "from": src} for n, v, src in a.provides],
+    }
+
+
+def _active_from(data: Any) -> ActiveExtra:
+    return ActiveExtra(
+        package=canonicalize_name(str(data["package"])),
+        version=str(data["version"]),
+        extra=str(data["extra"]),
+        provides=tuple(
+            (canonicalize_name(str(p["name"])), str(p["version"]), str(p["from"]))
+            for p in data["provides"]
+        ),
+    )
 
 
 def parse_pylock(text: str, path: str = "<pylock>") -> Lock:
@@ -142,6 +168,7 @@ def parse_pylock(text: str, path: str = "<pylock>") -> Lock:
                     requires_dist=tuple(ptool.get("requires-dist", ())),
                     requires_python=pkg.get("requires-python"),
                     index=pkg.get("index"),
+                    override_chain=str(ptool.get("override-chain", "")),
                 )
             )
         for p in tool.get("image-provided", []):
@@ -161,6 +188,7 @@ def parse_pylock(text: str, path: str = "<pylock>") -> Lock:
             exclude_newer=tool.get("exclude-newer") or None,
             notes=tuple(tool.get("notes", ())),
             indexes=tuple(tool.get("indexes", ())),
+            active_extras=tuple(_active_from(a) for a in tool.get("active-extras", ())),
         )
     except (KeyError, TypeError, IndexError) as exc:
         raise UsageError(f"{path}: malformed pylock.toml: missing or wrong {exc}") from exc

@@ -48,6 +48,8 @@ def render_requirements(lock: Lock) -> str:
             lines.append(f"    --hash=sha256:{h}" + (" \\" if i < len(hashes) - 1 else ""))
         if pin.source == "override":
             lines.append(f"    # override: replaces the image's {pin.name} {pin.image_version}")
+            if pin.override_chain:
+                lines.append(f"    #   forced by: {pin.override_chain}")
         lines += _via_lines(pin.via)
     provided = lock.image_provided()
     if provided:
@@ -55,6 +57,9 @@ def render_requirements(lock: Lock) -> str:
         for pin in sorted(provided, key=lambda p: p.name):
             lines.append(f"# {pin.name}=={pin.version}")
             lines += _via_lines(pin.via, prefix="#   ")
+    if lock.active_extras:
+        lines += ["", "# Extras the environment activates (their requirements were honoured):"]
+        lines += [f"# active extra {a.shown}" for a in lock.active_extras]
     return "\n".join(lines) + "\n"
 
 

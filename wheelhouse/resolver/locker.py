@@ -39,6 +39,8 @@ class LockRequest:
     exclude_newer: str | None = None
     cache_dir: Path | None = field(default_factory=default_cache_dir)
     offline: bool = False
+    no_overrides: bool = False  # any override is an error naming its chain
+    ignore_active_extras: bool = False  # opt out of honouring the extras the image activates
 
 
 @dataclass(frozen=True)
@@ -52,15 +54,21 @@ class LockOutcome:
 
 
 def input_digest(
-    reqs: RequirementSet, profile: Profile, config: IndexConfig, exclude_newer: str | None
+    reqs: RequirementSet,
+    profile: Profile,
+    config: IndexConfig,
+    exclude_newer: str | None,
+    flags: Sequence[str] = (),
 ) -> str:
-    doc = {
+    doc: dict[str, object] = {
         "wheelhouse": __version__,
         "requirements": sorted(reqs.lines),
         "profile": profile.digest(),
         "sources": config.fingerprint(),
         "exclude_newer": exclude_newer or "",
     }
+    if flags:  # only when set, so that locks made without them keep their digest
+        doc["flags"] = sorted(flags)
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
 
@@ -76,7 +84,15 @@ def lock(
     reqs = read_requirements(
         request.requirement_files, request.requirements, profile, config.constraints
     )
-    digest = input_digest(reqs, profile, config, request.exclude_newer)
+    flags = [
+        flag
+        for flag, on in (
+            ("no-overrides", request.no_overrides),
+            ("ignore-active-extras", request.ignore_active_extras),
+        )
+        if on
+    ]
+    digest = input_digest(reqs, profile, config, request.exclude_newer, flags)
     for path in (request.output, pylock):
         if path.is_dir():
             raise UsageError(f"{path} is a folder: the lock files are written to file names")
@@ -86,7 +102,7 @@ def lock(
     from wheelhouse.net.cache import Cache
     from wheelhouse.resolver.candidates import Options, parse_cutoff
     from wheelhouse.resolver.repository import IndexRepository
-    from wheelhouse.resolver.resolve import resolve
+    from wheelhouse.resolver.resolve import KeepImage, resolve
 
     cutoff = parse_cutoff(request.exclude_newer) if request.exclude_newer else None
     repo = IndexRepository(
@@ -94,7 +110,14 @@ def lock(
     )
     try:
         resolution = resolve(
-            reqs.reqs, profile, repo, Options(exclude_newer=cutoff, constraints=reqs.constraints)
+            reqs.reqs,
+            profile,
+            repo,
+            Options(exclude_newer=cutoff, constraints=reqs.constraints),
+            KeepImage(
+                overrides=not request.no_overrides,
+                active_extras=not request.ignore_active_extras,
+            ),
         )
         result = build_lock(resolution, profile, reqs, config, digest, request.exclude_newer)
         stats = dict(repo.fetcher.stats)
@@ -143,6 +166,7 @@ def _pin(p: Resolved) -> Pin:
         requires_dist=p.requires_dist,
         requires_python=p.requires_python,
         index=p.files[0].index if p.files else None,
+        override_chain=p.override_chain,
     )
 
 
@@ -180,6 +204,7 @@ def build_lock(
         exclude_newer=exclude_newer,
         notes=tuple(notes),
         indexes=tuple(config.fingerprint()),
+        active_extras=resolution.active_extras,
     )
 
 

@@ -1,14 +1,20 @@
 """The resolvelib provider: what is special about resolving for an image.
 
-Markers, tags and Requires-Python come from the Profile; the image's installed packages stay
-at their versions unless a requirement excludes that version (an override). The world is
-read through a small `Repository` interface, so this module does no I/O.
+Markers, tags and Requires-Python come from the Profile. The image's installed packages are
+offered as their installed copies only, unless the `Policy` releases a name (then the
+image's copy first, newer index releases after it): resolve() releases a name only when
+something the user asked for cannot do with the image's copy. Extras that the final
+environment activates (`model.extras`) add their requirements. Metadata is read leniently;
+a release whose metadata cannot be read is skipped, with the reason kept. The world is read
+through a small `Repository` interface, so this module does no I/O.
 """
 
 from __future__ import annotations
 
+import itertools
+import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from packaging.markers import Marker
@@ -18,12 +24,16 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 from resolvelib import AbstractProvider
 
-from wheelhouse.errors import UsageError
+from wheelhouse.errors import NetworkError, WheelhouseError
+from wheelhouse.model.extras import active_extras
+from wheelhouse.model.legacy import parse_lenient
 from wheelhouse.model.profile import InstalledDist, Profile
 from wheelhouse.model.requirements import Req
 from wheelhouse.net.metadata import CoreMetadata
 from wheelhouse.net.pages import DistFile
 from wheelhouse.resolver.candidates import Filtered, Options, filter_files, pinned_exactly
+
+log = logging.getLogger("wheelhouse")
 
 
 class Repository(Protocol):
@@ -63,6 +73,28 @@ Ident = str
 Pref = tuple[bool, bool, bool, str]
 
 
+@dataclass(frozen=True)
+class Policy:
+    """What one resolution pass may do with the image.
+
+    released: image packages that may be replaced (their copy is still tried first);
+    present: names in the environment (image + lock) whose extras count as active;
+    honour_extras: False turns active extras off (`lock --ignore-active-extras`).
+    """
+
+    released: frozenset[NormalizedName] = frozenset()
+    present: frozenset[NormalizedName] = frozenset()
+    honour_extras: bool = True
+
+
+@dataclass
+class Skipped:
+    """Releases left out because their metadata could not be read, with the reason."""
+
+    reasons: dict[tuple[NormalizedName, Version], str] = field(default_factory=dict)
+    fixed: list[str] = field(default_factory=list)  # legacy spellings read leniently
+
+
 def identify(name: str, extras: Iterable[str]) -> Ident:
     ex = sorted(extras)
     return f"{name}[{','.join(ex)}]" if ex else name
@@ -82,7 +114,10 @@ class Provider(AbstractProvider[Req, Candidate, str]):
         self.ranks = profile.tag_priority()
         self.image = profile.installed_map()
         self.user_names = user_names
-        self._meta: dict[tuple[NormalizedName, Version], CoreMetadata] = {}
+        self.policy = Policy()
+        self.skipped = Skipped()
+        self._meta: dict[tuple[NormalizedName, Version], CoreMetadata | None] = {}
+        self._reqs: dict[tuple[NormalizedName, Version, bool], tuple[Requirement, ...]] = {}
         self._filtered: dict[tuple[NormalizedName, bool], Filtered] = {}
 
     # identity & preference
@@ -118,15 +153,18 @@ class Provider(AbstractProvider[Req, Candidate, str]):
             spec &= r.specifier
         bad = {c.version for c in incompatibilities[identifier]}
         installed = self.image.get(name)
-        if installed is not None:
-            v = Version(installed.version)
-            if spec.contains(v, prereleases=True):
-                # The image's copy stays. Backtracking may find it incompatible, but that
-                # is no reason to replace it: only a requirement that excludes it is.
-                return [] if v in bad else [Candidate(name, v, extras, installed=installed)]
-        # A factory, not a generator: resolvelib lists a plain iterable in full, which
-        # would fetch the metadata of every version; a callable is consumed lazily.
-        return lambda: self._index_candidates(name, extras, spec, bad)
+        if installed is None:
+            # A factory, not a generator: resolvelib lists a plain iterable in full, which
+            # would fetch the metadata of every version; a callable is consumed lazily.
+            return lambda: self._index_candidates(name, extras, spec, bad)
+        v = Version(installed.version)
+        own = [Candidate(name, v, extras, installed=installed)]
+        kept = own if spec.contains(v, prereleases=True) and v not in bad else []
+        if name not in self.policy.released:
+            # The image's copy or nothing: backtracking must look for other releases of
+            # the other packages before anything replaces what the image has.
+            return kept
+        return lambda: itertools.chain(kept, self._index_candidates(name, extras, spec, bad | {v}))
 
     def _index_candidates(
         self, name: NormalizedName, extras: frozenset[str], spec: SpecifierSet, bad: set[Version]
@@ -161,19 +199,33 @@ class Provider(AbstractProvider[Req, Candidate, str]):
     def metadata(
         self, name: NormalizedName, version: Version, files: tuple[DistFile, ...]
     ) -> CoreMetadata | None:
+        """A release's metadata, None (skipped, with one warning) where it cannot be read."""
         key = (name, version)
         if key not in self._meta:
-            self._meta[key] = self.repo.metadata(files[0])
+            self._meta[key] = self._read_metadata(name, version, files[0])
         return self._meta[key]
+
+    def _read_metadata(
+        self, name: NormalizedName, version: Version, file: DistFile
+    ) -> CoreMetadata | None:
+        try:
+            meta = self.repo.metadata(file)
+            self._parsed(f"{name} {version}", meta.requires_dist, strict=True)
+        except NetworkError:
+            raise  # the index is unreachable: not a fault of this release
+        except WheelhouseError as exc:
+            reason = str(exc)
+            self.skipped.reasons[(name, version)] = reason
+            log.warning("skipping %s %s: its metadata cannot be read (%s)", name, version, reason)
+            return None
+        return meta
 
     def is_satisfied_by(self, requirement: Req, candidate: Candidate) -> bool:
         return requirement.specifier.contains(candidate.version, prereleases=True)
 
     # dependencies
     def get_dependencies(self, candidate: Candidate) -> list[Req]:
-        source = f"{candidate.name} {candidate.version}" + (
-            " (image)" if candidate.installed else ""
-        )
+        source = candidate.shown
         deps: list[Req] = []
         if candidate.extras:
             deps.append(
@@ -186,11 +238,8 @@ class Provider(AbstractProvider[Req, Candidate, str]):
                     f"{candidate.name}=={candidate.version}",
                 )
             )
-        for text in self.requires_dist(candidate):
-            try:
-                r = Requirement(text)
-            except InvalidRequirement as exc:
-                raise UsageError(f"{source} has a malformed Requires-Dist {text!r}: {exc}") from exc
+        requirements = self.requirements(candidate)
+        for r in requirements:
             if candidate.extras:
                 # base requirements come through the base candidate; here only the extras'
                 if r.marker is None or not _mentions_extra(r.marker):
@@ -199,18 +248,61 @@ class Provider(AbstractProvider[Req, Candidate, str]):
                     continue
             elif not self.profile.evaluate(r.marker, ("",)):
                 continue
-            deps.append(
-                Req(
-                    canonicalize_name(r.name),
-                    frozenset(canonicalize_name(e) for e in r.extras),
-                    r.specifier,
-                    "dependency",
-                    source,
-                    text,
-                )
-            )
+            deps.append(_req(r, source))
+        if not candidate.extras:
+            deps += self._active_extra_deps(candidate, requirements)
         self.repo.prefetch({d.name for d in deps if d.name not in self.image}, self.best_file)
         return deps
+
+    def _active_extra_deps(
+        self, candidate: Candidate, requirements: Sequence[Requirement]
+    ) -> list[Req]:
+        """The requirements of the extras the environment turns on by itself: only version
+        bounds on what is there anyway, so they never add a package."""
+        if not self.policy.honour_extras or not self.policy.present:
+            return []
+        present = dict.fromkeys(self.policy.present)
+        declared = self.declared_extras(candidate)
+        out = []
+        for extra, reqs in active_extras(
+            candidate.name, requirements, present, self.profile, declared
+        ):
+            source = f"{candidate.shown} [{extra}] (active extra)"
+            out += [_req(r, source, drop_extras=True) for r in reqs]
+        return out
+
+    def declared_extras(self, candidate: Candidate) -> tuple[str, ...]:
+        if candidate.installed is not None:
+            return ()
+        meta = self.metadata(candidate.name, candidate.version, candidate.files)
+        return meta.provides_extra if meta else ()
+
+    def requirements(self, candidate: Candidate) -> tuple[Requirement, ...]:
+        """Requires-Dist parsed (leniently) for one candidate."""
+        image = candidate.installed is not None
+        key = (candidate.name, candidate.version, image)
+        if key not in self._reqs:
+            texts = self.requires_dist(candidate)
+            # an image package is there whatever its metadata says: drop what cannot be read
+            self._reqs[key] = self._parsed(candidate.shown, texts, strict=not image)
+        return self._reqs[key]
+
+    def _parsed(self, who: str, texts: Sequence[str], strict: bool) -> tuple[Requirement, ...]:
+        out = []
+        for text in texts:
+            try:
+                lenient = parse_lenient(text)
+            except InvalidRequirement as exc:
+                if strict:
+                    raise WheelhouseError(f"malformed Requires-Dist {text!r}: {exc}") from None
+                log.warning("%s: ignoring its malformed Requires-Dist %r", who, text)
+                continue
+            note = f"{who}: {lenient.fixed}"
+            if lenient.fixed and note not in self.skipped.fixed:
+                self.skipped.fixed.append(note)
+                log.warning("%s", note)
+            out.append(lenient.requirement)
+        return tuple(out)
 
     def requires_dist(self, candidate: Candidate) -> tuple[str, ...]:
         if candidate.installed is not None:
@@ -232,6 +324,17 @@ class Provider(AbstractProvider[Req, Candidate, str]):
         if not versions:
             return None
         return filtered.candidates[max(versions)][0]
+
+
+def _req(r: Requirement, source: str, drop_extras: bool = False) -> Req:
+    return Req(
+        canonicalize_name(r.name),
+        frozenset() if drop_extras else frozenset(canonicalize_name(e) for e in r.extras),
+        r.specifier,
+        "dependency",
+        source,
+        str(r),
+    )
 
 
 def _mentions_extra(marker: Marker) -> bool:

@@ -4,26 +4,53 @@ resolvelib (the resolver pip uses) drives the search over the provider; this mod
 it with the user's requirements and the image's packages as roots, and collects the answer:
 each package's version, files, where it came from and whether the user's requirements reach
 it. No I/O here.
+
+How the image is kept: the first pass offers each image package as its installed copy only,
+so backtracking looks for other releases of everything else first (as uv does when given
+the image's versions as constraints). A user's explicit requirement that excludes the
+image's copy releases that name from the start. When a pass fails because a requirement the
+user's packages bring in excludes an image package's copy, that name is released (the copy
+is still tried first) and the pass runs again: only names proven to be in the way move.
+Extras that the final environment turns on (`model.extras`) then add their version bounds,
+and the passes repeat until the environment they assume is the one they produce.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
+from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
-from packaging.utils import NormalizedName
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import Version
 from resolvelib import BaseReporter, Resolver
-from resolvelib.resolvers import ResolutionImpossible, ResolutionTooDeep
+from resolvelib.resolvers import RequirementInformation, ResolutionImpossible, ResolutionTooDeep
 
 from wheelhouse.errors import ResolutionError
+from wheelhouse.model.extras import ActiveExtra, active_extras
 from wheelhouse.model.profile import InstalledDist, Profile
 from wheelhouse.model.requirements import Req
 from wheelhouse.net.pages import DistFile
 from wheelhouse.resolver.candidates import Options
-from wheelhouse.resolver.explain import explain_conflict
-from wheelhouse.resolver.provider import Candidate, Ident, Provider, Repository, identify
+from wheelhouse.resolver.explain import explain_conflict, override_chain
+from wheelhouse.resolver.provider import Candidate, Ident, Policy, Provider, Repository, identify
+
+MAX_ROUNDS = 20000
+EXTRA_PASSES = 4  # the environment settles in two passes in practice
+
+
+@dataclass(frozen=True)
+class KeepImage:
+    """How far a lock may depart from the image.
+
+    overrides: False makes any override an error naming its chain (`lock --no-overrides`);
+    active_extras: False ignores the extras the environment activates.
+    """
+
+    overrides: bool = True
+    active_extras: bool = True
 
 
 @dataclass(frozen=True)
@@ -37,20 +64,36 @@ class Resolved:
     requires_python: str | None
     via: tuple[str, ...]
     reachable: bool  # needed by the user's requirements (not only by the image)
+    override_chain: str = ""  # for an override: the requirements that forced it
+
+    @property
+    def overrides(self) -> bool:
+        return self.image is not None and not self.from_image
 
 
 @dataclass(frozen=True)
 class Resolution:
     packages: tuple[Resolved, ...]
     notes: tuple[str, ...] = ()
+    active_extras: tuple[ActiveExtra, ...] = ()
+    passes: int = 1  # resolver passes it took (for measurements)
 
 
 class _Reporter(BaseReporter[Req, Candidate, str]):
-    def __init__(self) -> None:
+    """Counts rounds and notes every image package a conflict showed to be in the way."""
+
+    def __init__(self, provider: Provider) -> None:
         self.rounds = 0
+        self.provider = provider
+        self.forced: set[NormalizedName] = set()
 
     def starting_round(self, index: int) -> None:
         self.rounds = index
+
+    def resolving_conflicts(
+        self, causes: Collection[RequirementInformation[Req, Candidate]]
+    ) -> None:
+        self.forced |= forced_names(causes, self.provider)
 
 
 def resolve(
@@ -58,6 +101,7 @@ def resolve(
     profile: Profile,
     repository: Repository,
     options: Options | None = None,
+    keep: KeepImage = KeepImage(),
 ) -> Resolution:
     """Resolve `requirements` for `profile`, keeping the image's packages where they are."""
     options = options or Options()
@@ -67,25 +111,134 @@ def resolve(
         Req(d.name, frozenset(), SpecifierSet(), "image", "image", d.name)
         for d in profile.installed
     ]
-    repository.prefetch(
-        user_names - set(profile.installed_map()),
-        Provider(profile, repository, options, user_names).best_file,
-    )
     provider = Provider(profile, repository, options, user_names)
-    resolver: Resolver[Req, Candidate, Ident] = Resolver(provider, _Reporter())
-    try:
-        result = resolver.resolve([*user, *image_roots], max_rounds=20000)
-    except ResolutionImpossible as exc:
-        raise ResolutionError(explain_conflict(list(exc.causes), provider)) from None
-    except ResolutionTooDeep as exc:
+    repository.prefetch(user_names - set(provider.image), provider.best_file)
+    roots = [*user, *image_roots]
+    policy = Policy(
+        released=_user_forced(user, provider.image),
+        present=frozenset(provider.image) | frozenset(user_names),
+        honour_extras=keep.active_extras,
+    )
+    pinned = policy.released  # the user's own: never taken back
+    passes = 0
+    for _ in range(EXTRA_PASSES):
+        result, policy, tries = _resolve_keeping_image(provider, roots, policy)
+        result, policy, more = _fewest(provider, roots, policy, result, policy.released & pinned)
+        passes += tries + more
+        present = frozenset(c.name for c in result.mapping.values())
+        if not keep.active_extras or present <= policy.present:
+            break
+        policy = replace(policy, present=policy.present | present)
+    resolution = _collect(result, provider, user, passes)
+    if not keep.overrides:
+        _refuse_overrides(resolution, profile)
+    return resolution
+
+
+def _user_forced(
+    user: Sequence[Req], image: Mapping[NormalizedName, InstalledDist]
+) -> frozenset[NormalizedName]:
+    """Image packages the user's own requirements exclude: a user's pin wins."""
+    return frozenset(
+        r.name
+        for r in user
+        if r.name in image
+        and not r.specifier.contains(Version(image[r.name].version), prereleases=True)
+    )
+
+
+def forced_names(causes: Iterable[Any], provider: Provider) -> set[NormalizedName]:
+    """Image packages whose copy a requirement brought by the user's packages excludes
+    (the image's own packages never force a move)."""
+    out: set[NormalizedName] = set()
+    for c in causes:
+        req: Req = c.requirement
+        installed = provider.image.get(req.name)
+        if installed is None or req.origin == "image":
+            continue
+        if c.parent is not None and c.parent.installed is not None:
+            continue
+        if not req.specifier.contains(Version(installed.version), prereleases=True):
+            out.add(req.name)
+    return out
+
+
+def _resolve_keeping_image(
+    provider: Provider, roots: list[Req], policy: Policy
+) -> tuple[Any, Policy, int]:
+    """Passes of the resolver, releasing image packages only as conflicts prove them in the
+    way; the result, the policy it ended with and the number of passes."""
+    for tries in range(1, len(provider.image) + 2):
+        provider.policy = policy
+        reporter = _Reporter(provider)
+        resolver: Resolver[Req, Candidate, Ident] = Resolver(provider, reporter)
+        try:
+            return resolver.resolve(roots, max_rounds=MAX_ROUNDS), policy, tries
+        except ResolutionImpossible as exc:
+            forced = forced_names(exc.causes, provider) or reporter.forced
+            failure: Exception = exc
+        except ResolutionTooDeep as exc:
+            forced, failure = reporter.forced, exc
+        forced -= policy.released
+        if not forced:
+            raise _failure(failure, provider) from None
+        policy = replace(policy, released=policy.released | frozenset(forced))
+    raise ResolutionError("no resolution: every image package was released and none fits")
+
+
+def _fewest(
+    provider: Provider,
+    roots: list[Req],
+    policy: Policy,
+    result: Any,
+    fixed: frozenset[NormalizedName],
+) -> tuple[Any, Policy, int]:
+    """Fewer overrides where some were released needlessly: resolvelib's backjumping may
+    give up on a name that another choice would have kept, so each released name that ended
+    up replaced is tried kept once (the user's own pins stay released)."""
+    passes = 0
+    for name in sorted(_overridden(result, provider.image) - fixed):
+        trial = replace(policy, released=policy.released - {name})
+        provider.policy = trial
+        passes += 1
+        try:
+            better = Resolver(provider, BaseReporter()).resolve(roots, max_rounds=MAX_ROUNDS)
+        except (ResolutionImpossible, ResolutionTooDeep):
+            continue
+        if len(_overridden(better, provider.image)) < len(_overridden(result, provider.image)):
+            result, policy = better, trial
+    provider.policy = policy
+    return result, policy, passes
+
+
+def _overridden(result: Any, image: Mapping[NormalizedName, Any]) -> set[NormalizedName]:
+    """Image packages the result replaces."""
+    return {c.name for c in result.mapping.values() if c.installed is None and c.name in image}
+
+
+def _failure(exc: Exception, provider: Provider) -> ResolutionError:
+    if isinstance(exc, ResolutionImpossible):
+        return ResolutionError(explain_conflict(list(exc.causes), provider))
+    rounds = getattr(exc, "round_count", MAX_ROUNDS)
+    return ResolutionError(
+        f"gave up after {rounds} rounds of backtracking; pin some versions to narrow the search"
+    )
+
+
+def _refuse_overrides(resolution: Resolution, profile: Profile) -> None:
+    lines = [
+        f"{p.name} {p.version} would replace the image's {p.image.version}: {p.override_chain}"
+        for p in resolution.packages
+        if p.overrides and p.image is not None
+    ]
+    if lines:
         raise ResolutionError(
-            f"gave up after {exc.round_count} rounds of backtracking; "
-            "pin some versions to narrow the search"
-        ) from None
-    return _collect(result, provider, user)
+            f"--no-overrides: the requirements cannot keep the image {profile.name} intact:\n  "
+            + "\n  ".join(lines)
+        )
 
 
-def _collect(result: Any, provider: Provider, user: Sequence[Req]) -> Resolution:
+def _collect(result: Any, provider: Provider, user: Sequence[Req], passes: int) -> Resolution:
     """The resolver's answer as one Resolved per project."""
     mapping: Mapping[Ident, Candidate] = result.mapping
     graph = result.graph
@@ -95,8 +248,46 @@ def _collect(result: Any, provider: Provider, user: Sequence[Req]) -> Resolution
     for cand in mapping.values():
         if cand.name not in packages:
             base = mapping.get(cand.name, cand)  # the project itself, not one of its extras
-            packages[cand.name] = _resolved(base, provider, via, cand.name in reached)
-    return Resolution(tuple(sorted(packages.values(), key=lambda p: p.name)))
+            resolved = _resolved(base, provider, via, cand.name in reached)
+            if resolved.overrides:
+                resolved = replace(resolved, override_chain=override_chain(result, base, provider))
+            packages[cand.name] = resolved
+    bases = {c.name: c for c in mapping.values() if not c.extras}
+    return Resolution(
+        tuple(sorted(packages.values(), key=lambda p: p.name)),
+        notes=_notes(provider),
+        active_extras=_active(bases, provider) if provider.policy.honour_extras else (),
+        passes=passes,
+    )
+
+
+def _notes(provider: Provider) -> tuple[str, ...]:
+    """What the lock's reader should know: legacy metadata read leniently, releases skipped."""
+    notes = [f"legacy metadata: {f}" for f in provider.skipped.fixed]
+    notes += [
+        f"skipped {name} {version}: unreadable metadata ({reason.splitlines()[0]})"
+        for (name, version), reason in sorted(provider.skipped.reasons.items())
+    ]
+    return tuple(notes)
+
+
+def _active(
+    bases: Mapping[NormalizedName, Candidate], provider: Provider
+) -> tuple[ActiveExtra, ...]:
+    """The extras the final environment activates where the lock has a part in them (the
+    image's own integrations among themselves are the image's business)."""
+    out = []
+    for name, cand in sorted(bases.items()):
+        reqs: Sequence[Requirement] = provider.requirements(cand)
+        declared = provider.declared_extras(cand)
+        for extra, named in active_extras(name, reqs, bases, provider.profile, declared):
+            provides = tuple(
+                (n, str(bases[n].version), "image" if bases[n].installed else "lock")
+                for n in sorted({canonicalize_name(r.name) for r in named})
+            )
+            if cand.installed is None or any(src == "lock" for _, _, src in provides):
+                out.append(ActiveExtra(name, str(cand.version), extra, provides))
+    return tuple(out)
 
 
 def _reached(graph: Any, mapping: Mapping[Ident, Candidate], roots: set[Ident]) -> set[str]:
