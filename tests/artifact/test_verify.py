@@ -202,7 +202,7 @@ def test_imports_every_top_level_module_under_python37(
     text = capsys.readouterr().out
     assert "[imports] broken: import failed" in text
     assert "No module named 'does_not_exist_anywhere'" in text
-    assert "2/3 top-level modules imported under Python 3.7" in text
+    assert "2/3 top-level modules of the artifact imported under Python 3.7" in text
     assert not list(out.rglob("__pycache__"))  # checking never writes byte-code
 
     shutil.rmtree(out / SITE / "broken")

@@ -17,7 +17,8 @@ from packaging.version import InvalidVersion, Version
 from wheelhouse.artifact.deps import DistRequires, check_requirements
 from wheelhouse.artifact.destination import TargetLayout, unsafe_member_reason
 from wheelhouse.artifact.distinfo import TreeDist
-from wheelhouse.artifact.imports import import_modules, top_level_modules
+from wheelhouse.artifact.imagecheck import Affected, affected_by, scan_image
+from wheelhouse.artifact.imports import ImportOutcome, import_modules, top_level_modules
 from wheelhouse.artifact.manifest import (
     MANIFEST_NAME,
     Manifest,
@@ -190,7 +191,11 @@ def check_tags_and_python(
 
 
 def check_dependencies(
-    dists: Sequence[TreeDist], lock: Lock, image: Profile | None, target: Profile
+    dists: Sequence[TreeDist],
+    lock: Lock,
+    image: Profile | None,
+    target: Profile,
+    active_extras: bool = True,
 ) -> list[Finding]:
     out: list[Finding] = []
     present: dict[NormalizedName, DistRequires] = {}
@@ -244,46 +249,94 @@ def check_dependencies(
                 Finding("overrides", "info", dist.label, f"shadows the image's {shadowed.version}")
             )
         present[dist.name] = DistRequires(dist.name, dist.version, dist.requires_dist, "artifact")
-    for problem in check_requirements(list(present.values()), target):
+    for problem in check_requirements(list(present.values()), target, active_extras):
         out.append(Finding("dependencies", "error", problem.requirer, problem.unmet))
     return out
 
 
 def check_imports(
-    python: str, layout: TargetLayout, dists: Sequence[TreeDist], lock: Lock
+    python: str, layout: TargetLayout, dists: Sequence[TreeDist], lock: Lock, target: Profile
 ) -> list[Finding]:
-    modules = top_level_modules(row[0] for d in dists for row in d.record)
-    run = import_modules(python, layout.site_packages, modules)
-    out = []
-    if not run.python_version.startswith(lock.target.python_minor + "."):
-        out.append(
-            Finding(
-                "imports",
-                "error",
-                python,
-                f"is Python {run.python_version}; the target is {lock.target.python_version}",
-            )
-        )
-    site = str(layout.site_packages)
+    """Every top-level module of the artifact, and of every image package that depends on a
+    package the artifact shadows, imported in a fresh process with the artifact first."""
+    own = top_level_modules(row[0] for d in dists for row in d.record)
+    image = scan_image(python)
+    mine = {d.name: d.version for d in dists}
+    shadowed = {d.name for d in image if d.name in mine}
+    affected = {m: a for a in affected_by(image, shadowed, target) for m in a.dist.modules}
+    for m in own:
+        affected.pop(m, None)  # the artifact's own copy is what gets imported
+    run = import_modules(python, layout.site_packages, [*own, *sorted(affected)])
+    out = _python_mismatch(python, run.python_version, lock)
+    site = layout.site_packages.resolve()
+    images = {d.name: d.version for d in image}
     for o in run.outcomes:
-        if not o.ok:
+        if o.module in affected:
+            out += _image_import(o, affected[o.module], mine, images)
+        elif not o.ok:
             out.append(Finding("imports", "error", o.module, "import failed", o.error_tail))
-        elif o.file and not o.file.startswith(site):
+        elif o.file and not Path(o.file).resolve().is_relative_to(site):
             out.append(
                 Finding(
                     "imports", "warning", o.module, f"imported from {o.file}, not from the artifact"
                 )
             )
-    out.append(
+    out.append(_import_summary(python, run.outcomes, len(own), affected, run.python_version))
+    return out
+
+
+def _python_mismatch(python: str, version: str, lock: Lock) -> list[Finding]:
+    if version.startswith(lock.target.python_minor + "."):
+        return []
+    message = f"is Python {version}; the target is {lock.target.python_version}"
+    return [Finding("imports", "error", python, message)]
+
+
+def _image_import(
+    o: ImportOutcome,
+    a: Affected,
+    mine: Mapping[NormalizedName, str],
+    images: Mapping[NormalizedName, str],
+) -> list[Finding]:
+    """An image package's module: fine, or a failure naming the shadowed dependency."""
+    if o.ok:
+        return []
+    through = f" (through {' → '.join(a.chain[1:-1])})" if len(a.chain) > 2 else ""
+    return [
         Finding(
             "imports",
-            "info",
-            python,
-            f"{sum(o.ok for o in run.outcomes)}/{len(run.outcomes)} top-level "
-            f"modules imported under Python {run.python_version}",
+            "error",
+            f"{a.dist.name} {a.dist.version} (image)",
+            f"import {o.module} failed with the artifact's {a.shadowed} {mine[a.shadowed]} "
+            f"in place of the image's {images[a.shadowed]}{through}",
+            o.error_tail,
         )
+    ]
+
+
+def _import_summary(
+    python: str,
+    outcomes: Sequence[ImportOutcome],
+    own: int,
+    affected: Mapping[str, Affected],
+    version: str,
+) -> Finding:
+    ok_own = sum(o.ok for o in outcomes if o.module not in affected)
+    ok_image = sum(o.ok for o in outcomes if o.module in affected)
+    packages = len({a.dist.name for a in affected.values()})
+    image = (
+        f"{ok_image}/{len(affected)} of the {packages} image package(s) that depend on "
+        "what it shadows"
+        if affected
+        else "no image package depends on what it shadows"
     )
-    return out
+    return Finding(
+        "imports",
+        "info",
+        python,
+        f"{ok_own}/{own} top-level modules of the artifact imported under Python {version}, "
+        f"each in a fresh process; {image}",
+    )
 
 
 def check_against_wheels(

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 
+from wheelhouse.model.extras import active_extras
+from wheelhouse.model.legacy import parse_lenient
 from wheelhouse.model.profile import Profile
 
 
@@ -35,11 +37,13 @@ class DependencyProblem:
     requirement: str
     found: str | None  # the version present, None when missing
     extra: str = ""  # the extra of the requirer that brought the requirement in
+    active: bool = False  # the extra is active (what it names is present), not requested
 
     @property
     def unmet(self) -> str:
         """What is wrong, without who needs it."""
-        via = f"with extra [{self.extra}] " if self.extra else ""
+        kind = "active extra" if self.active else "extra"
+        via = f"with {kind} [{self.extra}] " if self.extra else ""
         if self.found is None:
             return f"{via}requires {self.requirement}, which is not installed"
         return f"{via}requires {self.requirement}, but {self.found} is installed"
@@ -49,11 +53,21 @@ class DependencyProblem:
         return f"{self.requirer} {self.unmet}"
 
 
-def check_requirements(dists: Sequence[DistRequires], target: Profile) -> list[DependencyProblem]:
-    """Every unmet Requires-Dist for the target's markers, following requested extras."""
+def check_requirements(
+    dists: Sequence[DistRequires], target: Profile, active: bool = True
+) -> list[DependencyProblem]:
+    """Every unmet Requires-Dist for the target's markers, following requested extras and
+    (with `active`) the extras that what is present activates (`model.extras`)."""
     present = {d.name: d for d in dists}
-    problems: list[DependencyProblem] = []
+    parsed = {d.name: _parse(d) for d in dists}
+    problems = [p for d in dists for p in parsed[d.name][1]]
     todo: list[tuple[NormalizedName, str]] = [(d.name, "") for d in dists]
+    activated: set[tuple[NormalizedName, str]] = set()
+    if active:
+        for d in dists:
+            reqs = parsed[d.name][0]
+            activated |= {(d.name, e) for e, _ in active_extras(d.name, reqs, present, target)}
+        todo += sorted(activated)
     seen: set[tuple[NormalizedName, str]] = set()
     while todo:
         name, extra = todo.pop()
@@ -62,22 +76,33 @@ def check_requirements(dists: Sequence[DistRequires], target: Profile) -> list[D
             continue
         seen.add((name, extra))
         requirer = f"{dist.label} ({dist.origin})"
-        for text in dist.requires_dist:
-            try:
-                req = Requirement(text)
-            except InvalidRequirement:
-                problems.append(DependencyProblem(requirer, f"{text!r} (malformed)", None, extra))
-                continue
+        is_active = (name, extra) in activated
+        for req in parsed[name][0]:
             if not _applies(req, extra, target):
                 continue
             dep = present.get(canonicalize_name(req.name))
             if dep is None:
-                problems.append(DependencyProblem(requirer, _show(req), None, extra))
+                problems.append(DependencyProblem(requirer, _show(req), None, extra, is_active))
             elif not req.specifier.contains(dep.version, prereleases=True):
-                problems.append(DependencyProblem(requirer, _show(req), dep.version, extra))
+                problems.append(
+                    DependencyProblem(requirer, _show(req), dep.version, extra, is_active)
+                )
             else:
                 todo += [(dep.name, canonicalize_name(e)) for e in req.extras]
     return sorted(problems, key=lambda p: (p.requirer, p.requirement))
+
+
+def _parse(dist: DistRequires) -> tuple[list[Requirement], list[DependencyProblem]]:
+    """A distribution's Requires-Dist read leniently; what cannot be read is a problem."""
+    reqs, problems = [], []
+    for text in dist.requires_dist or ():
+        try:
+            reqs.append(parse_lenient(text).requirement)
+        except InvalidRequirement:
+            problems.append(
+                DependencyProblem(f"{dist.label} ({dist.origin})", f"{text!r} (malformed)", None)
+            )
+    return reqs, problems
 
 
 def _applies(req: Requirement, extra: str, target: Profile) -> bool:

@@ -4,11 +4,13 @@ RECORD, read as they are (verify judges them; nothing here trusts them).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from email.message import Message
 from email.parser import HeaderParser
 from pathlib import Path
 
+from packaging.tags import parse_tag
 from packaging.utils import NormalizedName, canonicalize_name
 
 from wheelhouse.errors import IntegrityError
@@ -48,12 +50,24 @@ def read_dists(site: Path) -> list[TreeDist]:
                 dist_info=info.name,
                 requires_dist=tuple(meta.get_all("Requires-Dist") or ()),
                 requires_python=meta.get("Requires-Python"),
-                tags=tuple(wheel.get_all("Tag") or ()),
+                tags=expand_tags(wheel.get_all("Tag") or ()),
                 record=record,
                 record_problem=problem,
             )
         )
     return out
+
+
+def expand_tags(lines: Iterable[str]) -> tuple[str, ...]:
+    """WHEEL Tag lines with compressed sets expanded, as installers read them
+    (`cp37-cp37m-manylinux_2_17_x86_64.manylinux2014_x86_64` is two tags)."""
+    out: dict[str, None] = {}
+    for line in lines:
+        try:
+            out.update((str(t), None) for t in sorted(parse_tag(line.strip()), key=str))
+        except ValueError:
+            out[line.strip()] = None  # malformed: kept as it is, to be reported
+    return tuple(out)
 
 
 def _record(info: Path) -> tuple[tuple[Row, ...], str]:

@@ -2,8 +2,9 @@
 
 Checks, each reported as findings (`checks`): files against RECORD and the manifest;
 distributions against the lock and the target's tags; Requires-Dist of image plus artifact
-for the target's markers; overrides; and, given an interpreter, that every top-level module
-imports. The report (`report`) renders them.
+for the target's markers, active extras included; overrides; and, given the target's
+interpreter, that every top-level module of the artifact imports, and every module of the
+image packages that depend on what the artifact shadows. The report (`report`) renders them.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ def verify(
     image: Profile | None = None,
     python: str | None = None,
     wheelhouse: Path | None = None,
+    active_extras: bool = True,
 ) -> VerifyReport:
     """Verify a folder made by install, or a packed artifact (unpacked safely first).
 
@@ -40,10 +42,10 @@ def verify(
     if path.is_file():
         with tempfile.TemporaryDirectory(prefix="wheelhouse-verify-") as tmp:
             root = unpack_artifact(path, Path(tmp) / "tree")
-            return verify_tree(root, lock, image, python, label=str(path), wheelhouse=wheelhouse)
+            return verify_tree(root, lock, image, python, str(path), wheelhouse, active_extras)
     if not path.is_dir():
         raise UsageError(f"{path} is neither a folder nor an artifact file")
-    return verify_tree(path, lock, image, python, label=str(path), wheelhouse=wheelhouse)
+    return verify_tree(path, lock, image, python, str(path), wheelhouse, active_extras)
 
 
 def verify_tree(
@@ -53,6 +55,7 @@ def verify_tree(
     python: str | None,
     label: str,
     wheelhouse: Path | None = None,
+    active_extras: bool = True,
 ) -> VerifyReport:
     layout = TargetLayout(root, lock.target.python_minor)
     findings: list[Finding] = []
@@ -72,11 +75,11 @@ def verify_tree(
     manifest = read_manifest(root)
     wheels = {canonicalize_name(d.name): d.wheel for d in manifest.dists} if manifest else {}
     findings += checks.check_tags_and_python(dists, lock, target, wheels)
-    findings += checks.check_dependencies(dists, lock, image, target)
+    findings += checks.check_dependencies(dists, lock, image, target, active_extras)
     if wheelhouse is not None:
         findings += checks.check_against_wheels(layout, manifest, wheelhouse)
     if python:
-        findings += checks.check_imports(python, layout, dists, lock)
+        findings += checks.check_imports(python, layout, dists, lock, target)
     return VerifyReport(
         artifact=label,
         python_version=lock.target.python_version,

@@ -24,13 +24,22 @@ def register(sub: Any) -> None:
         help="the image's profile (JSON path or built-in name; default: "
         "the built-in profile the lock was made for, when it is one)",
     )
-    p.add_argument("--python", help="the target's interpreter, to import every module")
+    p.add_argument(
+        "--python",
+        help="the target's interpreter (the image or its image-env stand-in): imports every "
+        "module of the artifact and of the image packages that depend on what it shadows",
+    )
     p.add_argument(
         "--wheelhouse",
         type=Path,
         metavar="DIR",
         help="also compare every installed file with the locked wheel in DIR "
         "(catches a tamper that rewrote RECORD and the manifest too)",
+    )
+    p.add_argument(
+        "--ignore-active-extras",
+        action="store_true",
+        help="do not check the requirements of extras that what is present activates",
     )
     p.add_argument("--json", action="store_true", help="the report as JSON (for CI)")
     p.set_defaults(func=run)
@@ -48,7 +57,14 @@ def run(args: argparse.Namespace) -> int:
         if args.image
         else builtin_profile_matching(lock.target.profile_name, lock.target.profile_digest)
     )
-    report = verify(args.artifact, lock, image, args.python, args.wheelhouse)
+    report = verify(
+        args.artifact,
+        lock,
+        image,
+        args.python,
+        args.wheelhouse,
+        active_extras=not args.ignore_active_extras,
+    )
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
     else:

@@ -86,7 +86,31 @@ def _dist(entry_path, name):
         "requires_dist": [r.strip() for r in requires],
         "requires_python": (msg.get("Requires-Python") or "").strip() or None,
         "location": entry_path,
+        "modules": _modules(full),
     }
+
+
+def _modules(info):
+    """Top-level importable names of a distribution: top_level.txt, else its RECORD."""
+    if not os.path.isdir(info):
+        return []
+    top = os.path.join(info, "top_level.txt")
+    if os.path.isfile(top):
+        names = [n.strip() for n in _read(top).splitlines()]
+        return sorted(set(n for n in names if n and "/" not in n and n.isidentifier()))
+    record = os.path.join(info, "RECORD")
+    if not os.path.isfile(record):
+        return []
+    out = set()
+    for line in _read(record).splitlines():
+        path = line.rsplit(",", 2)[0].strip('"')
+        first, _, rest = path.partition("/")
+        if first.endswith((".dist-info", ".data")) or first in ("..", "__pycache__"):
+            continue
+        name = first if rest else first.split(".", 1)[0] if first.endswith((".py", ".so")) else ""
+        if name.isidentifier():
+            out.add(name)
+    return sorted(out)
 
 
 def _distributions():

@@ -424,6 +424,12 @@ def bare_profile(
     )
 
 
+def snapshot_script() -> str:
+    """The stdlib-only script that describes an interpreter and what it has installed (run
+    under the target's own Python by snapshot, and by verify to see the image's packages)."""
+    return (resources.files("wheelhouse.model") / "_snapshot_script.py").read_text()
+
+
 def builtin_profiles() -> list[str]:
     folder = resources.files("wheelhouse") / "profiles"
     return sorted(p.name[: -len(".json")] for p in folder.iterdir() if p.name.endswith(".json"))

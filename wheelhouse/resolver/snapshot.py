@@ -9,7 +9,6 @@ import re
 import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from wheelhouse.model.profile import (
     bare_profile,
     compute_tags,
     expand_platform,
+    snapshot_script,
 )
 from wheelhouse.model.requirements import read_requirements
 from wheelhouse.net.cache import Cache
@@ -34,7 +34,7 @@ from wheelhouse.resolver.resolve import resolve
 
 
 def _script() -> str:
-    return (resources.files("wheelhouse.model") / "_snapshot_script.py").read_text()
+    return snapshot_script()
 
 
 def profile_from_facts(facts: Mapping[str, Any], name: str, source: str) -> Profile:
