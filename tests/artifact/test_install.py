@@ -280,6 +280,51 @@ def test_refuses_two_wheels_claiming_one_file(house: House, tmp_path: Path) -> N
     assert not out.exists()
 
 
+def test_a_script_two_wheels_declare_is_the_later_ones(
+    house: House, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a framework and its dashboard both declare `board`; a .data script is shared too
+    build = tmp_path / "build"
+    entry = "[console_scripts]\nboard = {}.main:run\n"
+    frame = make_wheel(
+        build,
+        "aframework",
+        "2.11",
+        files={
+            "aframework/__init__.py": "",
+            "aframework/main.py": "def run(): pass\n",
+            "aframework-2.11.data/scripts/helper": "#!python\nprint('a')\n",
+        },
+        entry_points=entry.format("aframework"),
+    )
+    board = make_wheel(
+        build,
+        "board",
+        "2.11",
+        files={
+            "board/__init__.py": "",
+            "board/main.py": "def run(): pass\n",
+            "board-2.11.data/scripts/helper": "#!python\nprint('b')\n",
+        },
+        entry_points=entry.format("board"),
+    )
+    lock = house.write_lock(lock_of([house.add(frame), house.add(board)]))
+    out = tmp_path / "out"
+    assert install(lock, house, out) == 0
+    assert "script board is declared by aframework 2.11 too; board 2.11's is installed" in (
+        capsys.readouterr().err
+    )
+    assert "from board.main import run" in (out / "bin" / "board").read_text()
+    assert "print('b')" in (out / "bin" / "helper").read_text()
+    records = {
+        name: (out / SITE / f"{name}-2.11.dist-info" / "RECORD").read_text()
+        for name in ("aframework", "board")
+    }
+    assert "bin/board" not in records["aframework"] and "bin/helper" not in records["aframework"]
+    assert "bin/board" in records["board"] and "bin/helper" in records["board"]
+    assert main(["verify", str(out), "--lock", str(lock)]) == 0  # manifest and RECORDs agree
+
+
 # -- read back by the real tools ---------------------------------------------------------
 
 

@@ -12,6 +12,7 @@ import io
 import os
 import posixpath
 import stat
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
@@ -100,6 +101,7 @@ class SafeDestination(SchemeDictionaryDestination):
     label: str = ""  # "name version", for messages
     written: list[WrittenFile] = field(default_factory=list)  # what this wheel put down
     umask: int = 0o022  # the process's, read once by the caller (reading it is not atomic)
+    skip_scripts: frozenset[str] = frozenset()  # scripts a later wheel of the lock installs
     _made: set[str] = field(default_factory=set)  # folders known to exist
     _bases: dict[str, tuple[str, str]] = field(default_factory=dict)  # scheme: (base, root)
 
@@ -172,6 +174,8 @@ class SafeDestination(SchemeDictionaryDestination):
         stream: BinaryIO,
         is_executable: bool,
     ) -> RecordEntry:
+        if scheme == "scripts" and os.fspath(path) in self.skip_scripts:
+            return RecordEntry(os.fspath(path), None, None)  # left out of RECORD below
         if scheme == "scripts" and isinstance(stream, RecordedBytes):
             # the shebang is rewritten below, so check the bytes against RECORD first
             data = stream.read()
@@ -186,9 +190,21 @@ class SafeDestination(SchemeDictionaryDestination):
     ) -> RecordEntry:
         if posixpath.basename(name) != name or name in (".", ".."):
             raise IntegrityError(f"{self.label}: refusing script name {name!r}")
+        if name in self.skip_scripts:
+            return RecordEntry(name, None, None)  # left out of RECORD below
         # generate with a placeholder interpreter, then put the target's own shebang first
         _, data = Script(name, module, attr, section).generate("python", "posix")
         body = data.split(b"\n", 1)[1]
         content = f"#!{self.interpreter}\n".encode() + body
         with io.BytesIO(content) as stream:
             return self.write_to_fs(Scheme("scripts"), name, stream, is_executable=True)
+
+    def finalize_installation(
+        self,
+        scheme: Scheme,
+        record_file_path: str,
+        records: Iterable[tuple[Scheme, RecordEntry]],
+    ) -> None:
+        """RECORD lists what this wheel really wrote: not the scripts a later wheel owns."""
+        kept = [(s, r) for s, r in records if not (s == "scripts" and r.path in self.skip_scripts)]
+        super().finalize_installation(scheme, record_file_path, kept)

@@ -18,7 +18,7 @@ import shutil
 import sys
 import tempfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +45,7 @@ from wheelhouse.artifact.manifest import (
     write_manifest,
 )
 from wheelhouse.artifact.plan import PlannedWheel, check_hash, plan_install
+from wheelhouse.artifact.scripts import SharedScript, script_names, shared_scripts
 from wheelhouse.artifact.wheelsource import CheckedWheel
 from wheelhouse.errors import InstallError, IntegrityError, WheelhouseError
 from wheelhouse.interpreters import check_interpreter
@@ -70,6 +71,7 @@ class InstallResult:
     wheels: tuple[PlannedWheel, ...]
     removed: tuple[str, ...]  # "name version" of distributions the lock no longer has
     manifest: Manifest
+    shared_scripts: tuple[SharedScript, ...] = ()  # the later wheel in the lock won each
 
     @property
     def wheel_bytes(self) -> int:
@@ -95,7 +97,8 @@ def install_lock(
         interpreter = options.interpreter or f"/usr/bin/env python{minor}"
         umask = os.umask(0o022)
         os.umask(umask)
-        wheels, written = _install_all(wheels, layout, interpreter, options, umask)
+        shared = shared_scripts([(w.label, script_names(w.path, w.label)) for w in wheels])
+        wheels, written = _install_all(wheels, layout, interpreter, options, umask, shared)
         files = tuple(
             sorted(
                 (ManifestFile(w.path, w.sha256, w.size, w.executable) for w in written),
@@ -118,7 +121,9 @@ def install_lock(
         for d in (previous.dists if previous else ())
         if (d.name, d.version) not in kept
     )
-    return InstallResult(target, TargetLayout(target, minor), wheels, removed, manifest)
+    return InstallResult(
+        target, TargetLayout(target, minor), wheels, removed, manifest, tuple(shared)
+    )
 
 
 def _manifest(
@@ -163,9 +168,10 @@ def _install_all(
     interpreter: str,
     options: InstallOptions,
     umask: int,
+    shared: Sequence[SharedScript] = (),
 ) -> tuple[tuple[PlannedWheel, ...], list[WrittenFile]]:
     """Every wheel unpacked into the layout: the wheels with their checked hashes, and the
-    files written."""
+    files written. A script that several wheels declare is written by the last one only."""
     workers = options.jobs if options.jobs > 0 else min(16, os.cpu_count() or 1)
     # the biggest first, so that the slowest wheel is not the last to start
     ordered = sorted(wheels, key=lambda w: -w.size)
@@ -173,7 +179,10 @@ def _install_all(
     written: list[WrittenFile] = []
     checked: list[PlannedWheel] = []
     with _pool(workers, len(wheels), options.processes) as pool:
-        futures = [pool.submit(_install_one, w, layout, interpreter, umask) for w in ordered]
+        futures = [
+            pool.submit(_install_one, w, layout, interpreter, umask, _lost(w, shared))
+            for w in ordered
+        ]
         for future in futures:
             exc = future.exception()
             if isinstance(exc, WheelhouseError):
@@ -194,6 +203,11 @@ def _install_all(
     return tuple(sorted(checked, key=lambda w: w.name)), written
 
 
+def _lost(wheel: PlannedWheel, shared: Sequence[SharedScript]) -> frozenset[str]:
+    """The scripts a later wheel of the lock installs in this one's place."""
+    return frozenset(s.name for s in shared if wheel.label in s.losers)
+
+
 def _pool(workers: int, count: int, processes: bool) -> Executor:
     """Processes where fork is cheap: unpacking is CPU-bound and threads share one GIL."""
     forkable = "fork" in multiprocessing.get_all_start_methods()
@@ -203,7 +217,11 @@ def _pool(workers: int, count: int, processes: bool) -> Executor:
 
 
 def _install_one(
-    wheel: PlannedWheel, layout: TargetLayout, interpreter: str, umask: int = 0o022
+    wheel: PlannedWheel,
+    layout: TargetLayout,
+    interpreter: str,
+    umask: int = 0o022,
+    skip_scripts: frozenset[str] = frozenset(),
 ) -> tuple[PlannedWheel, list[WrittenFile]]:
     """Check one wheel's bytes against the lock, then unpack exactly those bytes."""
     log.info("installing %s", wheel.label)
@@ -215,6 +233,7 @@ def _install_one(
         confine_to=str(layout.root),
         label=wheel.label,
         umask=umask,
+        skip_scripts=skip_scripts,
     )
     try:
         with open(wheel.path, "rb") as f, _mapped(f) as data:

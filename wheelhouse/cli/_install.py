@@ -48,6 +48,14 @@ def run(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - started
     for removed in result.removed:
         log.info("removed %s (no longer in the lock)", removed)
+    for shared in result.shared_scripts:
+        log.info(
+            "script %s is declared by %s too; %s's is installed (the later in the lock, as pip "
+            "does)",
+            shared.name,
+            ", ".join(shared.losers),
+            shared.winner,
+        )
     mb = result.wheel_bytes / 1e6
     print(
         f"installed {len(result.wheels)} distributions ({mb:.1f} MB of wheels, "
