@@ -416,3 +416,33 @@ def test_conflict_names_only_the_blocking_packages(tmp_path: Path, upstream, cap
     assert code == 3
     assert "blocker 1.0 (image) requires numlike<1.20" in err
     assert "easygoing" not in err
+
+
+def test_active_extras_are_honoured_and_listed_in_both_files(  # type: ignore[no-untyped-def]
+    tmp_path: Path, index: SimpleIndex, serve, capsys
+) -> None:
+    dists = tmp_path / "dists"
+    index.add(make_wheel(dists, "pkg-a", "2.0", ['b>=2; extra == "b"'], extras=["b"]))
+    index.add(make_wheel(dists, "pkg-a", "1.0", ['b>=1; extra == "b"'], extras=["b"]))
+    index.add(make_wheel(dists, "b", "2.0"))
+    index.write()
+    url, _ = serve(index.root)
+    prof = bare_profile("3.7.16", "manylinux_2_27_x86_64").with_installed(
+        [InstalledDist("b", "1.0", (), None)],  # type: ignore[arg-type]
+        name="test-image",
+    )
+    (tmp_path / "image.json").write_text(prof.to_json())
+    code, out = lock_cli(
+        tmp_path, f"{url}/simple", "--image", str(tmp_path / "image.json"), "pkg-a"
+    )
+    assert code == 0
+    text = out.read_text()
+    assert "pkg-a==1.0 \\" in text  # 2.0's integration with b needs b>=2: not the image's
+    assert "# active extra pkg-a[b]: b 1.0 from the image" in text
+    assert [a.shown for a in load_lock(out).active_extras] == ["pkg-a[b]: b 1.0 from the image"]
+    assert "active extra pkg-a[b]: b 1.0 from the image" in capsys.readouterr().out
+    # opting out: the newest release, its integration left unchecked
+    code, out = lock_cli(
+        tmp_path, f"{url}/simple", "--image", str(image), "--ignore-active-extras", "pkg-a"
+    )
+    assert code == 0 and "pkg-a==2.0 \\" in out.read_text()
