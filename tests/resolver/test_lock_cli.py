@@ -431,10 +431,9 @@ def test_active_extras_are_honoured_and_listed_in_both_files(  # type: ignore[no
         [InstalledDist("b", "1.0", (), None)],  # type: ignore[arg-type]
         name="test-image",
     )
-    (tmp_path / "image.json").write_text(prof.to_json())
-    code, out = lock_cli(
-        tmp_path, f"{url}/simple", "--image", str(tmp_path / "image.json"), "pkg-a"
-    )
+    image = tmp_path / "image.json"
+    image.write_text(prof.to_json())
+    code, out = lock_cli(tmp_path, f"{url}/simple", "--image", str(image), "pkg-a")
     assert code == 0
     text = out.read_text()
     assert "pkg-a==1.0 \\" in text  # 2.0's integration with b needs b>=2: not the image's
