@@ -211,7 +211,7 @@ def _metadata_refusal(
     files = tuple(filtered.candidates[version])
     meta = provider.metadata(name, version, files)
     if meta is None:
-        reason = provider.skipped.reasons.get((name, version), "unknown reason")
+        reason = provider.notes.unreadable.get((name, version), "unknown reason")
         return f"its metadata cannot be read ({reason.splitlines()[0]})"
     if not provider.profile.accepts_python(meta.requires_python):
         return (

@@ -88,10 +88,11 @@ class Policy:
 
 
 @dataclass
-class Skipped:
-    """Releases left out because their metadata could not be read, with the reason."""
+class MetadataNotes:
+    """What reading metadata met: releases skipped as unreadable (with the reason) and legacy
+    spellings read leniently."""
 
-    reasons: dict[tuple[NormalizedName, Version], str] = field(default_factory=dict)
+    unreadable: dict[tuple[NormalizedName, Version], str] = field(default_factory=dict)
     fixed: list[str] = field(default_factory=list)  # legacy spellings read leniently
 
 
@@ -115,7 +116,7 @@ class Provider(AbstractProvider[Req, Candidate, str]):
         self.image = profile.installed_map()
         self.user_names = user_names
         self.policy = Policy()
-        self.skipped = Skipped()
+        self.notes = MetadataNotes()
         self._meta: dict[tuple[NormalizedName, Version], CoreMetadata | None] = {}
         self._reqs: dict[tuple[NormalizedName, Version, bool], tuple[Requirement, ...]] = {}
         self._filtered: dict[tuple[NormalizedName, bool], Filtered] = {}
@@ -215,7 +216,7 @@ class Provider(AbstractProvider[Req, Candidate, str]):
             raise  # the index is unreachable: not a fault of this release
         except WheelhouseError as exc:
             reason = str(exc)
-            self.skipped.reasons[(name, version)] = reason
+            self.notes.unreadable[(name, version)] = reason
             log.warning("skipping %s %s: its metadata cannot be read (%s)", name, version, reason)
             return None
         return meta
@@ -298,8 +299,8 @@ class Provider(AbstractProvider[Req, Candidate, str]):
                 log.warning("%s: ignoring its malformed Requires-Dist %r", who, text)
                 continue
             note = f"{who}: {lenient.fixed}"
-            if lenient.fixed and note not in self.skipped.fixed:
-                self.skipped.fixed.append(note)
+            if lenient.fixed and note not in self.notes.fixed:
+                self.notes.fixed.append(note)
                 log.warning("%s", note)
             out.append(lenient.requirement)
         return tuple(out)

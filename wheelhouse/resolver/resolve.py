@@ -263,10 +263,10 @@ def _collect(result: Any, provider: Provider, user: Sequence[Req], passes: int) 
 
 def _notes(provider: Provider) -> tuple[str, ...]:
     """What the lock's reader should know: legacy metadata read leniently, releases skipped."""
-    notes = [f"legacy metadata: {f}" for f in provider.skipped.fixed]
+    notes = [f"legacy metadata: {f}" for f in provider.notes.fixed]
     notes += [
         f"skipped {name} {version}: unreadable metadata ({reason.splitlines()[0]})"
-        for (name, version), reason in sorted(provider.skipped.reasons.items())
+        for (name, version), reason in sorted(provider.notes.unreadable.items())
     ]
     return tuple(notes)
 
