@@ -28,6 +28,7 @@ COMMAND_MODULES = [
     "install",
     "pack",
     "verify",
+    "sbom",
     "image-env",
     "run",
 ]
