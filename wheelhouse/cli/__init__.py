@@ -29,6 +29,7 @@ COMMAND_MODULES = [
     "pack",
     "verify",
     "sbom",
+    "audit",
     "image-env",
     "run",
 ]
