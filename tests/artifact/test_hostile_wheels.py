@@ -19,7 +19,7 @@ import pytest
 from tests.helpers import House, lock_of, siblings, tree_state
 from tests.wheelfactory import make_wheel
 from wheelhouse.artifact.install import InstallOptions, install_lock
-from wheelhouse.artifact.wheelsource import WHOLE_MEMBER
+from wheelhouse.artifact.wheelsource import CENTRAL_DIRECTORY, WHOLE_MEMBER, check_directory_size
 from wheelhouse.cli import main
 from wheelhouse.errors import IntegrityError
 
@@ -252,3 +252,20 @@ def test_the_library_raises_the_projects_error_and_changes_nothing(
     with pytest.raises(IntegrityError, match="inflates to more"):
         install_lock(lock_of([house.add(wheel)]), house.root, tmp_path / "out")
     assert tree_state(tmp_path / "out") == {}
+
+
+@pytest.mark.parametrize("zip64", [False, True])
+def test_a_central_directory_too_big_to_parse_is_refused_before_zipfile_reads_it(
+    zip64: bool,
+) -> None:
+    huge = CENTRAL_DIRECTORY + 1
+    if zip64:
+        record = struct.pack("<4sQ2H2L4Q", b"PK\x06\x06", 44, 45, 45, 0, 0, 9, 9, huge, 0)
+        locator = struct.pack("<4sLQL", b"PK\x06\x07", 0, 0, 1)
+        eocd = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 9, 9, 0xFFFFFFFF, 0xFFFFFFFF, 0)
+        data = record + locator + eocd
+    else:
+        data = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 9, 9, huge, 0, 0)
+    with pytest.raises(IntegrityError, match=f"a central directory of {huge} bytes"):
+        check_directory_size(data, "x 1.0")
+    check_directory_size(data.replace(b"PK\x05\x06", b"PK\x05\x07"), "not a zip: left to zipfile")

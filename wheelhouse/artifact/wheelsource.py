@@ -39,6 +39,26 @@ _EOCD64_LOCATOR = struct.Struct("<4sLQL")
 _EOCD64 = struct.Struct("<4sQ2H2L4Q")
 
 
+def check_directory_size(data: bytes | mmap.mmap, label: str) -> None:
+    """Refuse a zip whose central directory is too big to parse: zipfile reads all of it
+    into objects (hundreds of bytes an entry) before anything else can look at it."""
+    tail_start = max(0, len(data) - (_EOCD.size + 0xFFFF))
+    at = data.rfind(b"PK\x05\x06", tail_start)
+    if at < 0 or at + _EOCD.size > len(data):
+        return  # not a zip: zipfile says so in its own words
+    size = _EOCD.unpack_from(data, at)[5]
+    locator = at - _EOCD64_LOCATOR.size
+    if size == 0xFFFFFFFF and locator >= 0:
+        sig, _, offset, _ = _EOCD64_LOCATOR.unpack_from(data, locator)
+        if sig == b"PK\x06\x07" and offset + _EOCD64.size <= len(data):
+            size = _EOCD64.unpack_from(data, offset)[8]
+    if size > CENTRAL_DIRECTORY:
+        raise IntegrityError(
+            f"{label}: the wheel is not sound:\n  a central directory of {size} bytes "
+            f"(at most {CENTRAL_DIRECTORY})"
+        )
+
+
 def _inflater() -> ModuleType:
     """ISA-L's inflate where installed (about twice zlib's speed), else zlib: same streams."""
     try:
