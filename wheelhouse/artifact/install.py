@@ -7,22 +7,19 @@ either exactly the old tree or exactly the lock.
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import hashlib
 import logging
-import mmap
 import multiprocessing
 import os
 import shutil
 import sys
 import tempfile
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 import installer
 from installer.exceptions import InstallerError
@@ -46,7 +43,7 @@ from wheelhouse.artifact.manifest import (
 )
 from wheelhouse.artifact.plan import PlannedWheel, check_hash, plan_install
 from wheelhouse.artifact.scripts import SharedScript, script_names, shared_scripts
-from wheelhouse.artifact.wheelsource import CheckedWheel
+from wheelhouse.artifact.wheelsource import CheckedWheel, check_directory_size, mapped
 from wheelhouse.errors import InstallError, IntegrityError, WheelhouseError
 from wheelhouse.interpreters import check_interpreter
 from wheelhouse.model.lock import Lock
@@ -236,10 +233,11 @@ def _install_one(
         skip_scripts=skip_scripts,
     )
     try:
-        with open(wheel.path, "rb") as f, _mapped(f) as data:
+        with open(wheel.path, "rb") as f, mapped(f) as data:
             # the bytes hashed for the lock are the bytes unpacked: one pass over the file,
             # mapped rather than read so that a wheel of gigabytes costs no memory of its own
             wheel = check_hash(wheel, hashlib.sha256(data).hexdigest())
+            check_directory_size(data, wheel.label)
             with zipfile.ZipFile(f) as zf:
                 source = CheckedWheel(zf, wheel.label, data)
                 try:
@@ -256,16 +254,6 @@ def _install_one(
     except OSError as exc:
         raise InstallError(f"{wheel.label}: cannot install: {exc}") from exc
     return wheel, destination.written
-
-
-@contextlib.contextmanager
-def _mapped(f: BinaryIO) -> Iterator[bytes | mmap.mmap]:
-    """The whole file, mapped read-only (an empty file cannot be mapped: its bytes)."""
-    if os.fstat(f.fileno()).st_size == 0:
-        yield b""
-        return
-    with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-        yield mapped
 
 
 def _swap_in(staging: Path, target: Path) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from wheelhouse.artifact.wheelsource import METADATA_MEMBER, check_directory_size, mapped
 from wheelhouse.errors import IntegrityError
 
 SCRIPT_SECTIONS = ("console_scripts", "gui_scripts")
@@ -30,15 +31,21 @@ class SharedScript:
 def script_names(wheel: Path, label: str) -> set[str]:
     """The scripts a wheel installs: its entry points and its .data/scripts/ files."""
     try:
-        with zipfile.ZipFile(wheel) as zf:
-            names = zf.namelist()
-            found = {_data_script(n) for n in names} - {""}
-            entry_points = [n for n in names if _top_dist_info(n, "entry_points.txt")]
-            if entry_points:
-                text = zf.read(entry_points[0]).decode("utf-8", errors="replace")
-                found |= _entry_point_scripts(text)
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        with open(wheel, "rb") as f, mapped(f) as data:
+            check_directory_size(data, label)  # before zipfile parses the directory
+            with zipfile.ZipFile(f) as zf:
+                return _scripts_in(zf)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as exc:
         raise IntegrityError(f"{label}: {wheel.name} is not a readable wheel ({exc})") from None
+
+
+def _scripts_in(zf: zipfile.ZipFile) -> set[str]:
+    found = {_data_script(n) for n in zf.namelist()} - {""}
+    entry_points = [i for i in zf.infolist() if _top_dist_info(i.filename, "entry_points.txt")]
+    # an oversized one is not read here: the install refuses the wheel in its own words
+    if entry_points and entry_points[0].file_size <= METADATA_MEMBER:
+        text = zf.read(entry_points[0]).decode("utf-8", errors="replace")
+        found |= _entry_point_scripts(text)
     return found
 
 
