@@ -63,6 +63,9 @@ class Repo:
     ) -> None:
         pass
 
+    def warm(self, files: Sequence[DistFile]) -> None:
+        pass
+
 
 def image(*dists: tuple[str, str, tuple[str, ...]]) -> Profile:
     return bare_profile("3.7.16", "manylinux2014_x86_64").with_installed(

@@ -52,6 +52,9 @@ class FakeRepository:
     ) -> None:
         pass
 
+    def warm(self, files: Sequence[DistFile]) -> None:
+        pass
+
 
 PY3 = "py3-none-any"
 CP37 = "cp37-cp37m-manylinux2014_x86_64"

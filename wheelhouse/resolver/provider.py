@@ -55,6 +55,10 @@ class Repository(Protocol):
         choose: Callable[[Sequence[DistFile]], DistFile | None],
     ) -> None: ...
 
+    def warm(self, files: Sequence[DistFile]) -> None:
+        """Start reading these files' metadata now; `metadata` will be asked for it soon."""
+        ...
+
 
 @dataclass(frozen=True)
 class Candidate:
@@ -71,6 +75,7 @@ class Candidate:
 
 Ident = str
 Pref = tuple[bool, bool, bool, str]
+WARM_AHEAD = 4  # older releases whose metadata is read ahead while backtracking
 
 
 @dataclass(frozen=True)
@@ -174,8 +179,11 @@ class Provider(AbstractProvider[Req, Candidate, str]):
         full = spec & constraint if constraint is not None else spec
         filtered = self.filtered(name, pinned_exactly(spec))
         versions = [v for v in filtered.candidates if v not in bad]
-        allowed = set(full.filter(versions))
-        for version in sorted(allowed, reverse=True):
+        ordered = sorted(set(full.filter(versions)), reverse=True)
+        for i, version in enumerate(ordered):
+            if i:  # backtracking has reached older releases: read the next few at once
+                ahead = ordered[i + 1 : i + 1 + WARM_AHEAD]
+                self.repo.warm([filtered.candidates[v][0] for v in ahead])
             files = tuple(filtered.candidates[version])
             meta = self.metadata(name, version, files)
             if meta is None:

@@ -73,6 +73,8 @@ class IndexRepository:
         )
         self.fetcher = MetadataFetcher(self._client, cache, retries=config.retries, offline=offline)
         self._meta: dict[str, asyncio.Task[CoreMetadata]] = {}
+        self._prefetched: set[NormalizedName] = set()
+        self._ahead: list[Future[None]] = []  # prefetches and reads ahead under way
 
     async def _make_client(self, transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
         return make_client(self.config, transport=transport, max_connections=24)
@@ -96,10 +98,22 @@ class IndexRepository:
         names: Iterable[NormalizedName],
         choose: Callable[[Sequence[DistFile]], DistFile | None],
     ) -> None:
-        for name in names:
-            self._loop.submit(self._prefetch(name, choose))
+        for name in set(names) - self._prefetched:
+            self._prefetched.add(name)  # once per name: the resolver asks again and again
+            self._ahead.append(self._loop.submit(self._prefetch(name, choose)))
+
+    def warm(self, files: Sequence[DistFile]) -> None:
+        for f in files:
+            if f.url not in self._meta:
+                self._ahead.append(self._loop.submit(self._warm(f)))
 
     # -- internals -------------------------------------------------------------------
+    async def _warm(self, file: DistFile) -> None:
+        try:
+            await self._metadata(file)
+        except Exception as exc:  # whoever asks for it later gets the error itself
+            log.debug("reading ahead the metadata of %s failed: %s", file.filename, exc)
+
     async def _metadata(self, file: DistFile) -> CoreMetadata:
         task = self._meta.get(file.url)
         if task is None:
@@ -119,6 +133,8 @@ class IndexRepository:
             log.debug("prefetch of %s failed: %s", name, exc)
 
     def close(self) -> None:
+        for future in self._ahead:  # reading ahead for a resolution that is over
+            future.cancel()
         self._loop.run(self._client.aclose())
         self._loop.close()
         self.cache.close()
