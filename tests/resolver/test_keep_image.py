@@ -238,3 +238,15 @@ def test_the_hint_names_a_release_that_fits_the_targets_python_too() -> None:
         "you asked attrs==25.1.0 (argument 1): attrs 25.1.0: its metadata's Requires-Python "
         ">=3.8 excludes 3.7.16; the newest attrs with a wheel for the target is 24.2.0"
     )
+
+
+def test_a_conflict_through_an_active_extra_says_how_to_opt_out() -> None:
+    # the image's own server needs b<2; pkg-a's only release integrates with b>=2
+    profile = image(("b", "1.0", ()), ("server", "1.0", ("b<2",)))
+    repo = Repo({"pkg-a": {"2.0": ('b>=2; extra == "b"',)}, "b": {"2.0": ()}})
+    with pytest.raises(ResolutionError) as err:
+        run(profile, repo, "pkg-a")
+    assert "pkg-a 2.0 [b] (active extra) requires b>=2" in str(err.value)
+    assert "lock --ignore-active-extras" in str(err.value)
+    result = run(profile, repo, "pkg-a", keep=KeepImage(active_extras=False))
+    assert chosen(result)["pkg-a"] == "2.0"

@@ -75,6 +75,7 @@ class Candidate:
 
 Ident = str
 Pref = tuple[bool, bool, bool, str]
+ACTIVE_MARK = "(active extra)"  # in the source of a requirement an active extra adds
 WARM_AHEAD = 4  # older releases whose metadata is read ahead while backtracking
 
 
@@ -276,7 +277,7 @@ class Provider(AbstractProvider[Req, Candidate, str]):
         for extra, reqs in active_extras(
             candidate.name, requirements, present, self.profile, declared
         ):
-            source = f"{candidate.shown} [{extra}] (active extra)"
+            source = f"{candidate.shown} [{extra}] {ACTIVE_MARK}"
             out += [_req(r, source, drop_extras=True) for r in reqs]
         return out
 

@@ -35,7 +35,15 @@ from wheelhouse.model.requirements import Req
 from wheelhouse.net.pages import DistFile
 from wheelhouse.resolver.candidates import Options
 from wheelhouse.resolver.explain import explain_conflict, override_chain
-from wheelhouse.resolver.provider import Candidate, Ident, Policy, Provider, Repository, identify
+from wheelhouse.resolver.provider import (
+    ACTIVE_MARK,
+    Candidate,
+    Ident,
+    Policy,
+    Provider,
+    Repository,
+    identify,
+)
 
 MAX_ROUNDS = 20000
 EXTRA_PASSES = 4  # the environment settles in two passes in practice
@@ -86,6 +94,7 @@ class _Reporter(BaseReporter[Req, Candidate, str]):
         self.rounds = 0
         self.provider = provider
         self.forced: set[NormalizedName] = set()
+        self.active: dict[str, None] = {}  # active-extra requirements met in conflicts
 
     def starting_round(self, index: int) -> None:
         self.rounds = index
@@ -94,6 +103,9 @@ class _Reporter(BaseReporter[Req, Candidate, str]):
         self, causes: Collection[RequirementInformation[Req, Candidate]]
     ) -> None:
         self.forced |= forced_names(causes, self.provider)
+        for c in causes:
+            if ACTIVE_MARK in c.requirement.source:
+                self.active[f"{c.requirement.source} requires {c.requirement.shown}"] = None
 
 
 def resolve(
@@ -181,7 +193,7 @@ def _resolve_keeping_image(
             forced, failure = reporter.forced, exc
         forced -= policy.released
         if not forced:
-            raise _failure(failure, provider) from None
+            raise _failure(failure, provider, list(reporter.active)) from None
         policy = replace(policy, released=policy.released | frozenset(forced))
     raise ResolutionError("no resolution: every image package was released and none fits")
 
@@ -216,9 +228,15 @@ def _overridden(result: Any, image: Mapping[NormalizedName, Any]) -> set[Normali
     return {c.name for c in result.mapping.values() if c.installed is None and c.name in image}
 
 
-def _failure(exc: Exception, provider: Provider) -> ResolutionError:
+def _failure(exc: Exception, provider: Provider, active: Sequence[str]) -> ResolutionError:
     if isinstance(exc, ResolutionImpossible):
-        return ResolutionError(explain_conflict(list(exc.causes), provider))
+        text = explain_conflict(list(exc.causes), provider)
+        if active:
+            text += (
+                f"\n  in the way too: {'; '.join(active)}\n  (extras the environment "
+                "activates; lock --ignore-active-extras leaves them unchecked)"
+            )
+        return ResolutionError(text)
     rounds = getattr(exc, "round_count", MAX_ROUNDS)
     return ResolutionError(
         f"gave up after {rounds} rounds of backtracking; pin some versions to narrow the search"
