@@ -151,4 +151,6 @@ def compare_tree(manifest: Manifest, found: Sequence[ManifestFile]) -> list[tupl
         w, h = want[path], have[path]
         if (w.sha256, w.size) != (h.sha256, h.size):
             problems.append((path, "content differs from the manifest"))
+        elif w.executable != h.executable:
+            problems.append((path, "executable bit differs from the manifest"))
     return problems

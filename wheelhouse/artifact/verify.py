@@ -39,7 +39,8 @@ def verify(
     path = Path(path)
     if path.is_file():
         with tempfile.TemporaryDirectory(prefix="wheelhouse-verify-") as tmp:
-            root = unpack_artifact(path, Path(tmp) / "tree")
+            # modes as the archive has them: the tree's mode check reports any it should not
+            root = unpack_artifact(path, Path(tmp) / "tree", exact_modes=True)
             return verify_tree(root, lock, image, python, label=str(path), wheelhouse=wheelhouse)
     if not path.is_dir():
         raise UsageError(f"{path} is neither a folder nor an artifact file")
@@ -64,6 +65,8 @@ def verify_tree(
             f"{lock.target.python_version}" + (f" (found {', '.join(others)})" if others else "")
         )
     files = scan_tree(root)
+    findings += checks.check_modes(root)
+    findings += checks.list_startup_code(layout, files)
     findings += checks.check_manifest(root, files, lock)
     dists = read_dists(site)
     findings += checks.check_records(layout, files, dists)
@@ -74,7 +77,7 @@ def verify_tree(
     findings += checks.check_tags_and_python(dists, lock, target, wheels)
     findings += checks.check_dependencies(dists, lock, image, target)
     if wheelhouse is not None:
-        findings += checks.check_against_wheels(layout, manifest, wheelhouse)
+        findings += checks.check_against_wheels(layout, manifest, wheelhouse, lock, files)
     if python:
         findings += checks.check_imports(python, layout, dists, lock)
     return VerifyReport(
