@@ -10,7 +10,7 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -112,6 +112,7 @@ class _Run:
     skipped: list[str] = field(default_factory=list)
     failed: list[Failure] = field(default_factory=list)
     nbytes: int = 0
+    max_file_size: int = 0  # for files whose lock gives no size
     opened: httpx.AsyncClient | None = None
     _reader: IndexReader | None = None
 
@@ -144,6 +145,8 @@ class SyncOptions:
     # HTTP/2 where the server offers it: one multiplexed connection, but in Python about
     # twice the CPU per byte of HTTP/1.1 (see `make_client`)
     http2: bool = False
+    # the most bytes taken for one file whose lock gives no size (a lock's size is exact)
+    max_file_size: int = 8 << 30
 
 
 def sync(
@@ -226,6 +229,7 @@ async def _sync_all(
         config,
         progress or _ignore,
         records,
+        max_file_size=options.max_file_size,
     )
     run.emit(SyncEvent("plan", count=len(wanted)))
     gate = asyncio.Semaphore(jobs)
@@ -315,7 +319,7 @@ async def _locate(run: _Run, w: Wanted) -> Download:
     )
 
 
-_CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
+_CONTENT_RANGE = re.compile(r"bytes ([0-9]{1,19})-([0-9]{1,19})/([0-9]{1,19}|\*)")
 
 
 async def _download(run: _Run, item: Download) -> None:
@@ -355,7 +359,11 @@ async def _download(run: _Run, item: Download) -> None:
 
 
 async def _stream_into(run: _Run, item: Download, out: AtomicFile) -> None:
-    """One HTTP attempt: ask for the bytes after what `out` holds and append them."""
+    """One HTTP attempt: ask for the bytes after what `out` holds and append them, never
+    more than the lock's size for the file (or the ceiling, where the lock has none)."""
+    from wheelhouse.net.http import BodyTooBig, body_chunks
+
+    limit = item.size if item.size is not None else run.max_file_size
     for _ in range(2):
         headers = {"Accept-Encoding": "identity"}
         offset = out.size
@@ -373,26 +381,42 @@ async def _stream_into(run: _Run, item: Download, out: AtomicFile) -> None:
                     continue
             elif offset:
                 out.restart()  # the server ignored Range and sends the whole file
-            total = r.headers.get("content-length")
-            run.emit(
-                SyncEvent("bytes", item.filename, offset, int(total) + offset if total else None)
-            )
+                offset = 0
+            total = _length(r.headers.get("content-length"))
+            if total is not None and offset + total > limit:
+                out.restart()
+                raise _too_big(item, limit)
+            run.emit(SyncEvent("bytes", item.filename, offset, total + offset if total else None))
             # Hashed and written on the event loop, a read (up to 1 MB) at a time: a thread hop
             # per batch cost more than it saved (both measured in bench/mirror-results.md).
             # Whatever arrived stays in the part file, also when cut off, for the Range resume.
-            async for chunk in _body(r):
-                out.write(chunk)
-                run.nbytes += len(chunk)
-                run.emit(SyncEvent("bytes", item.filename, len(chunk)))
+            try:
+                async for chunk in body_chunks(r, limit, item.filename, start=offset):
+                    out.write(chunk)
+                    run.nbytes += len(chunk)
+                    run.emit(SyncEvent("bytes", item.filename, len(chunk)))
+            except BodyTooBig:
+                out.restart()  # what is past the size is not the file: keep nothing
+                raise _too_big(item, limit) from None
             return
     raise NetworkError(f"{item.filename}: the server answers Range requests inconsistently")
 
 
-def _body(r: httpx.Response) -> AsyncIterator[bytes]:
-    """The body as sent (no decoder in the way), unless the server encoded it anyway."""
-    if r.headers.get("content-encoding", "identity").lower() in ("", "identity"):
-        return r.aiter_raw()
-    return r.aiter_bytes()
+def _length(text: str | None) -> int | None:
+    """Content-Length as a number (None where absent or not a plain number)."""
+    return int(text) if text and text.isascii() and text.isdigit() and len(text) < 20 else None
+
+
+def _too_big(item: Download, limit: int) -> WheelhouseError:
+    if item.size is not None:
+        return IntegrityError(
+            f"{item.filename}: the server sends more than the {limit} bytes the lock gives; "
+            "cut off there"
+        )
+    return NetworkError(
+        f"{item.filename}: larger than {limit} bytes (the lock gives no size: raise "
+        "--max-file-size if it is right)"
+    )
 
 
 class SyncFailed(WheelhouseError):
