@@ -6,9 +6,11 @@ interpreter, and every file against the locked wheel it came from.
 
 from __future__ import annotations
 
+import configparser
 import hashlib
 import posixpath
 import zipfile
+import zlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -369,6 +371,19 @@ def _locked_wheel(
     return label, wheel
 
 
+# what zipfile raises for a wheel it cannot read: not a zip, encrypted, unknown compression
+_UNREADABLE = (
+    configparser.Error,
+    zipfile.BadZipFile,
+    OSError,
+    EOFError,
+    NotImplementedError,
+    ValueError,
+    RuntimeError,
+    zlib.error,
+)
+
+
 class _Tally:
     """What the locked wheels account for, built wheel by wheel, then the rest reported."""
 
@@ -388,7 +403,7 @@ class _Tally:
         try:
             with zipfile.ZipFile(wheel) as zf:
                 self._compare_wheel(label, _WheelView(zf, wheel.name))
-        except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, ValueError) as exc:
+        except _UNREADABLE as exc:
             self.out.append(Finding("wheels", "error", label, f"not a readable wheel ({exc})"))
         except IntegrityError as exc:
             self.out.append(Finding("wheels", "error", label, str(exc)))

@@ -231,7 +231,15 @@ def _install_one(
                     )
                 finally:
                     source.release()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, InstallerError, ValueError) as exc:
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        InstallerError,
+        ValueError,
+        RuntimeError,  # zipfile: an encrypted member
+        NotImplementedError,  # zipfile: a compression it cannot undo
+        EOFError,
+    ) as exc:
         raise IntegrityError(
             f"{wheel.label}: {wheel.path.name} is not a sound wheel: {exc}"
         ) from exc

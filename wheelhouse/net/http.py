@@ -272,13 +272,25 @@ async def body_chunks(
     `start` plus what was sent would pass `limit` bytes."""
     decoder = _decoder(response, what)
     sent = start
-    async for raw in response.aiter_raw():
+    if response.is_stream_consumed:  # read whole already, decoded (a mock transport does)
+        decoder = _Decoder(None, what)
+    async for raw in _raw(response):
         for chunk in decoder.feed(raw):
             sent += len(chunk)
             if sent > limit:
                 raise BodyTooBig(what, limit)
             yield chunk
     decoder.end()
+
+
+def _raw(response: httpx.Response) -> AsyncIterator[bytes]:
+    if response.is_stream_consumed:
+        return _once(response.content)
+    return response.aiter_raw()
+
+
+async def _once(data: bytes) -> AsyncIterator[bytes]:
+    yield data
 
 
 async def read_bounded(response: httpx.Response, limit: int, what: str) -> bytes:
