@@ -103,6 +103,14 @@ def trusted_host_control(tmp_path: Path) -> list[str]:
     return ["sync", str(_pylock(tmp_path)), "--wheelhouse", str(tmp_path / "wh")]
 
 
+def index_url_bad_ipv6(tmp_path: Path) -> list[str]:
+    return ["lock", "pkg", "--index-url", "http://[::1", "-o", str(tmp_path / "r.lock")]
+
+
+def index_url_not_http(tmp_path: Path) -> list[str]:
+    return ["lock", "pkg", "--index-url", "javascript:alert(1)", "-o", str(tmp_path / "r.lock")]
+
+
 CASES: list[tuple[Callable[[Path], list[str]], dict[str, str], int, str]] = [
     (pylock_without_sha256, {}, 2, "has no sha256"),
     (pylock_package_not_a_table, {}, 2, "packages[0] is not a table"),
@@ -114,6 +122,8 @@ CASES: list[tuple[Callable[[Path], list[str]], dict[str, str], int, str]] = [
     (trusted_host_control, {"PIP_TRUSTED_HOST": "a\x1bb"}, 2, "$PIP_TRUSTED_HOST"),
     (trusted_host_control, {"PIP_TIMEOUT": "nan"}, 2, "pip configuration timeout='nan'"),
     (trusted_host_control, {"PIP_INDEX_URL": "http://[::1"}, 2, "$PIP_INDEX_URL"),
+    (index_url_bad_ipv6, {}, 2, "--index-url: 'http://[::1': Invalid IPv6 URL"),
+    (index_url_not_http, {}, 2, "is no http(s) or file URL"),
 ]
 
 

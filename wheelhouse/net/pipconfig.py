@@ -61,6 +61,11 @@ class IndexConfig:
         """Sources given on the command line replace the configured ones as a whole."""
         if not (index_url or extra_index_urls or find_links or no_index):
             return self
+        for url in (index_url or "", *extra_index_urls):
+            if url:
+                _check_url(url, "index-url", "command line")
+        for location in find_links:
+            _check_location(location)
         return replace(
             self,
             index_url=index_url or (None if not extra_index_urls else self.index_url),
@@ -183,17 +188,30 @@ def _check_values(raw: Mapping[str, tuple[str, str]]) -> None:
 
 
 def _check_url(url: str, key: str, where: str) -> None:
+    name = f"--{key}" if where == "command line" else f"pip configuration {key} ({where})"
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 (raises for a port that is no number)
     except ValueError as exc:
-        raise UsageError(f"pip configuration {key} ({where}): {url!r}: {exc}") from None
+        raise UsageError(f"{name}: {url!r}: {exc}") from None
+    if any(ord(c) < 33 or ord(c) == 127 for c in url):
+        raise UsageError(f"{name}: {url!r} holds a control character or a space")
     if key == "proxy":
         if parts.scheme not in ("http", "https", "socks5", "socks5h") or not parts.hostname:
-            raise UsageError(f"pip configuration {key} ({where}): {url!r} is no proxy URL")
+            raise UsageError(f"{name}: {url!r} is no proxy URL")
         return
     if parts.scheme not in ("http", "https", "file") or not (parts.netloc or parts.path):
-        raise UsageError(f"pip configuration {key} ({where}): {url!r} is no http(s) or file URL")
+        raise UsageError(f"{name}: {url!r} is no http(s) or file URL")
+
+
+def _check_location(location: str) -> None:
+    """A find-links location given on the command line: a folder, a file or a URL."""
+    if any(ord(c) < 32 or ord(c) == 127 for c in location):
+        raise UsageError(f"--find-links {location!r}: a control character")
+    try:
+        urlsplit(location).port  # noqa: B018 (raises for a bad address or port)
+    except ValueError as exc:
+        raise UsageError(f"--find-links {location!r}: {exc}") from None
 
 
 def _number(
