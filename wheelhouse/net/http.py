@@ -197,7 +197,9 @@ def _reason(exc: BaseException) -> str:
     says more (a certificate failure hides behind a plain connect error)."""
     reason = str(exc) or type(exc).__name__
     cause = exc.__cause__ or exc.__context__
-    while cause is not None and not isinstance(cause, ssl.SSLError):
+    for _ in range(16):  # a few links deep; a hand-made cycle must not spin
+        if cause is None or isinstance(cause, ssl.SSLError):
+            break
         cause = cause.__cause__ or cause.__context__
     if cause is not None and str(cause) not in reason:
         reason += f": {cause}"
