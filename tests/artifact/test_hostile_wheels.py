@@ -208,8 +208,8 @@ def test_install_makes_0644_0755_whatever_the_umask(
 
 
 _PEAK = textwrap.dedent(
-    """
-    import sys
+    r"""
+    import re, sys
     from pathlib import Path
     from wheelhouse.artifact.install import InstallOptions, install_lock
     from wheelhouse.model.lockfiles import load_lock
@@ -220,9 +220,10 @@ _PEAK = textwrap.dedent(
         outcome = "installed"
     except WheelhouseError as exc:
         outcome = type(exc).__name__
-    # VmHWM: this process's own peak (ru_maxrss also counts the parent's image before exec)
-    status = open("/proc/self/status").read()
-    print(outcome, int(status.split("VmHWM:")[1].split()[0]) // 1024)
+    # VmHWM: this process's own peak (ru_maxrss would carry the forking parent's over exec)
+    with open("/proc/self/status") as f:
+        peak_kb = int(re.search(r"VmHWM:\s+(\d+) kB", f.read()).group(1))
+    print(outcome, peak_kb // 1024)
     """
 )
 

@@ -29,6 +29,8 @@ COMMAND_MODULES = [
     "pack",
     "unpack",
     "verify",
+    "sbom",
+    "audit",
     "image-env",
     "run",
 ]

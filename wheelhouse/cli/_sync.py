@@ -46,12 +46,20 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--repair", action="store_true", help="with --verify: download again what differs"
     )
+    p.add_argument(
+        "--advisories",
+        metavar="URL",
+        help="also keep a copy of this OSV export (a zip of PyPI advisories) in the wheelhouse "
+        "for offline audits (default: $WHEELHOUSE_ADVISORIES_URL, the organisation's source; "
+        "none when unset)",
+    )
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from wheelhouse.errors import UsageError
+    from wheelhouse.mirror.advisories import configured_url
     from wheelhouse.mirror.sync import SyncFailed, SyncOptions, sync
     from wheelhouse.net.pipconfig import load_index_config
 
@@ -73,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
             max_file_size=args.max_file_size or SyncOptions.max_file_size,
             verify=args.verify,
             repair=args.repair,
+            advisories=configured_url(args.advisories),
         ),
         progress=None if quiet else renderer,
     )
@@ -96,6 +105,15 @@ def run(args: argparse.Namespace) -> int:
             report.indexed_files,
             report.seconds,
         )
+        if report.advisories is not None:
+            kept = report.advisories
+            log.info(
+                "advisories: %d records from %s (%s; newest %s)",
+                kept.records,
+                kept.url,
+                "fetched" if kept.changed else "not modified",
+                kept.newest.date() if kept.newest else "undated",
+            )
     if not report.ok:
         raise SyncFailed(report)
     return 0
