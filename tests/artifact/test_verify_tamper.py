@@ -347,3 +347,32 @@ def test_unpack_refuses_an_artifact_that_differs_from_its_manifest(
     assert "alpha/__init__.py: content differs from the manifest" in capsys.readouterr().err
     assert not dest.exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".myenv")] == []
+
+
+@pytest.mark.py37
+def test_tampered_byte_code_is_caught_by_compiling_again(
+    house: House, tmp_path: Path, python37: str
+) -> None:
+    """--compile-with byte-code runs unchecked at import: verify compiles the (checked)
+    sources again with the target's interpreter and compares every .pyc."""
+    build = tmp_path / "build"
+    wheels = [house.add(make_wheel(build, "alpha", "1.0", files={"alpha/__init__.py": "X = 1\n"}))]
+    lock = house.write_lock(lock_of(wheels), "pylock.compiled.toml")
+    out = tmp_path / "compiled"
+    argv = ["install", str(lock), "--wheelhouse", str(house.root), "--target", str(out)]
+    assert main([*argv, "--compile-with", python37]) == 0
+    wheelhouse = ("--wheelhouse", str(house.root))
+    code, errors, warnings = _verify(out, lock, *wheelhouse, "--python", python37)
+    assert code == 0 and errors == [], errors
+    assert not any("byte-code" in w for w in warnings)
+    (pyc,) = (out / SITE / "alpha" / "__pycache__").glob("*.pyc")
+    data = bytearray(pyc.read_bytes())
+    data[-2] ^= 0x01  # a constant of the code object
+    pyc.write_bytes(bytes(data))
+    _reseal(out, "alpha-1.0.dist-info")
+    assert _verify(out, lock)[0] == 0  # the manifest agrees: nothing else can tell
+    rel = pyc.relative_to(out).as_posix()
+    code, errors, _ = _verify(out, lock, *wheelhouse, "--python", python37)
+    assert code == 1 and f"{rel}: byte-code differs from its source compiled again" in errors
+    code, _, warnings = _verify(out, lock, *wheelhouse)
+    assert any("1 byte-code files not compared" in w for w in warnings), warnings

@@ -9,6 +9,8 @@ from __future__ import annotations
 import configparser
 import hashlib
 import posixpath
+import shutil
+import tempfile
 import zipfile
 import zlib
 from collections.abc import Mapping, Sequence
@@ -19,6 +21,7 @@ from installer.utils import parse_entrypoints
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from wheelhouse.artifact.compile import compile_tree
 from wheelhouse.artifact.deps import DistRequires, check_requirements
 from wheelhouse.artifact.destination import INSTALLER_NAME, TargetLayout, unsafe_member_reason
 from wheelhouse.artifact.distinfo import TreeDist
@@ -34,7 +37,7 @@ from wheelhouse.artifact.manifest import (
 from wheelhouse.artifact.modes import tree_mode_problems
 from wheelhouse.artifact.report import Finding
 from wheelhouse.artifact.wheelsource import METADATA_MEMBER
-from wheelhouse.errors import IntegrityError
+from wheelhouse.errors import IntegrityError, WheelhouseError
 from wheelhouse.files import sha256_file
 from wheelhouse.model.filenames import wheel_tags
 from wheelhouse.model.lock import Lock
@@ -349,17 +352,21 @@ def check_against_wheels(
     wheelhouse: Path,
     lock: Lock,
     files: Sequence[ManifestFile],
+    python: str | None = None,
 ) -> list[Finding]:
     """Every installed file against the locked wheel it was installed from, and every file
     of the tree accounted for by those wheels: a file no locked wheel ships (other than the
     RECORD, INSTALLER and manifest install writes, console scripts and byte-code it makes)
-    is an error, as is a script whose body is not the wheel's."""
+    is an error, as is a script whose body is not the wheel's. Byte-code (--compile-with)
+    is compiled again from the checked sources with `python` and must be the same bytes."""
     if manifest is None:
         return [Finding("wheels", "error", MANIFEST_NAME, "missing: cannot tell the wheels")]
     tally = _Tally(layout, {f.path: f for f in files})
     for d in manifest.dists:
         tally.compare(_locked_wheel(d, Wheelhouse(Path(wheelhouse)), lock, tally.out))
     tally.unaccounted(manifest.compiled_with)
+    if tally.caches:
+        tally.out += _compare_bytecode(layout, tally.caches, python)
     tally.out.append(
         Finding(
             "wheels",
@@ -417,6 +424,7 @@ class _Tally:
         self.out: list[Finding] = []
         self.checked = 0
         self.unshipped: list[str] = []
+        self.caches: list[str] = []  # byte-code of shipped modules
 
     def compare(self, located: tuple[str, Path] | None) -> None:
         if located is None:
@@ -480,7 +488,8 @@ class _Tally:
             if path in self.shipped:
                 continue
             if compiled_with and _is_cache_of(path, self.shipped):
-                continue  # byte-code --compile-with wrote for a shipped module
+                self.caches.append(path)  # byte-code --compile-with wrote: compared below
+                continue
             self.unshipped.append(path)
             self.out.append(Finding("wheels", "error", path, "not shipped by any locked wheel"))
         default = f"#!/usr/bin/env python{self.layout.python_minor}"
@@ -493,6 +502,39 @@ class _Tally:
             (line,) = self.shebangs
             message = f"scripts start with {line!r}, not {default!r}"
             self.out.append(Finding("wheels", "warning", "bin", message))
+
+
+def _compare_bytecode(layout: TargetLayout, caches: list[str], python: str | None) -> list[Finding]:
+    """Byte-code runs unchecked at import (unchecked-hash pyc files): compile the tree's
+    sources (already compared with the wheels) again with the target's interpreter, as
+    install did, and compare every .pyc byte for byte."""
+    if python is None:
+        message = (
+            f"{len(caches)} byte-code files not compared with their sources: give --python "
+            "(the target's interpreter) to compile them again"
+        )
+        return [Finding("wheels", "warning", "byte-code", message)]
+    site_rel = layout.site_packages_rel
+    with tempfile.TemporaryDirectory(prefix="wheelhouse-bytecode-") as tmp:
+        again = TargetLayout(Path(tmp), layout.python_minor)
+        for path in layout.site_packages.rglob("*.py"):
+            copy = again.site_packages / path.relative_to(layout.site_packages)
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, copy)
+        try:
+            compile_tree(python, layout.python_minor, again.site_packages)
+        except WheelhouseError as exc:
+            return [Finding("wheels", "error", "byte-code", f"cannot compile it again: {exc}")]
+        return [
+            Finding("wheels", "error", path, "byte-code differs from its source compiled again")
+            for path in caches
+            if not path.startswith(site_rel + "/")
+            or not _same_file(layout.root / path, Path(tmp) / path)
+        ]
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    return b.is_file() and a.read_bytes() == b.read_bytes()
 
 
 class _WheelView:

@@ -80,7 +80,7 @@ def verify_tree(
     if image is not None:
         findings += checks.check_image_python(dists, image)
     if wheelhouse is not None:
-        findings += checks.check_against_wheels(layout, manifest, wheelhouse, lock, files)
+        findings += checks.check_against_wheels(layout, manifest, wheelhouse, lock, files, python)
     if python:
         findings += checks.check_imports(python, layout, dists, lock)
     return VerifyReport(
