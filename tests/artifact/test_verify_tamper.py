@@ -24,6 +24,7 @@ from wheelhouse.artifact.manifest import MANIFEST_NAME, read_manifest, scan_tree
 from wheelhouse.artifact.pack import unpack_artifact
 from wheelhouse.cli import main
 from wheelhouse.errors import IntegrityError
+from wheelhouse.model.pylock import render_pylock
 
 SITE = "lib/python3.7/site-packages"
 
@@ -376,3 +377,24 @@ def test_tampered_byte_code_is_caught_by_compiling_again(
     assert code == 1 and f"{rel}: byte-code differs from its source compiled again" in errors
     code, _, warnings = _verify(out, lock, *wheelhouse)
     assert any("1 byte-code files not compared" in w for w in warnings), warnings
+
+
+def test_a_broken_manifest_in_a_tar_is_named_by_the_artifact(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    artifact = tmp_path / "deep.tar.gz"
+    with tarfile.open(artifact, "w:gz") as tar:
+        for name, data in ((MANIFEST_NAME, b"[" * 200_000), (f"{SITE}/x.py", b"x")):
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o644
+            tar.addfile(info, io.BytesIO(data))
+    assert main(["unpack", str(artifact), str(tmp_path / "out")]) == 5
+    err = capsys.readouterr().err
+    assert f"{artifact}: {MANIFEST_NAME} is not valid JSON" in err and "unpack-" not in err
+    lock = tmp_path / "pylock.toml"
+    lock.write_text(render_pylock(lock_of([])))
+    assert main(["verify", str(artifact), "--lock", str(lock)]) == 2
+    err = capsys.readouterr().err
+    assert (
+        f"{artifact}: {MANIFEST_NAME} is not valid JSON" in err and "wheelhouse-verify-" not in err
+    )

@@ -110,6 +110,12 @@ class UnpackResult:
     files: int
 
 
+def in_artifact(exc: Exception, root: Path) -> str:
+    """An error's message about a file of an unpacked artifact, with the path inside it
+    (not the temporary folder it was unpacked into)."""
+    return str(exc).replace(f"{root}{os.sep}", "")
+
+
 def unpack_tree(artifact: Path, dest: Path) -> UnpackResult:
     """Unpack an artifact for deployment: refused whole unless every entry is safe, every
     mode is 0644/0755 (folders 0755), and the tree matches its own manifest; made beside
@@ -121,7 +127,10 @@ def unpack_tree(artifact: Path, dest: Path) -> UnpackResult:
     staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.unpack-", dir=dest.parent))
     try:
         unpack_artifact(artifact, staging)
-        manifest = read_manifest(staging)
+        try:
+            manifest = read_manifest(staging)
+        except UsageError as exc:
+            raise IntegrityError(f"{artifact}: {in_artifact(exc, staging)}") from None
         if manifest is None:
             raise IntegrityError(f"{artifact} has no {MANIFEST_NAME}: not made by wheelhouse pack")
         files = scan_tree(staging)

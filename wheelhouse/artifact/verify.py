@@ -18,7 +18,7 @@ from wheelhouse.artifact import checks
 from wheelhouse.artifact.destination import TargetLayout
 from wheelhouse.artifact.distinfo import read_dists
 from wheelhouse.artifact.manifest import read_manifest, scan_tree
-from wheelhouse.artifact.pack import unpack_artifact
+from wheelhouse.artifact.pack import in_artifact, unpack_artifact
 from wheelhouse.artifact.report import Finding, VerifyReport
 from wheelhouse.errors import UsageError
 from wheelhouse.model.lock import Lock
@@ -42,7 +42,10 @@ def verify(
         with tempfile.TemporaryDirectory(prefix="wheelhouse-verify-") as tmp:
             # modes as the archive has them: the tree's mode check reports any it should not
             root = unpack_artifact(path, Path(tmp) / "tree", exact_modes=True)
-            return verify_tree(root, lock, image, python, label=str(path), wheelhouse=wheelhouse)
+            try:
+                return verify_tree(root, lock, image, python, str(path), wheelhouse)
+            except UsageError as exc:  # name the artifact, not the temporary folder
+                raise UsageError(f"{path}: {in_artifact(exc, root)}") from None
     if not path.is_dir():
         raise UsageError(f"{path} is neither a folder nor an artifact file")
     return verify_tree(path, lock, image, python, label=str(path), wheelhouse=wheelhouse)
