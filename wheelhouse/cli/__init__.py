@@ -28,6 +28,8 @@ COMMAND_MODULES = [
     "install",
     "pack",
     "verify",
+    "sbom",
+    "audit",
     "image-env",
     "run",
 ]
