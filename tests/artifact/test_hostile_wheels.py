@@ -208,8 +208,8 @@ def test_install_makes_0644_0755_whatever_the_umask(
 
 
 _PEAK = textwrap.dedent(
-    """
-    import resource, sys
+    r"""
+    import re, sys
     from pathlib import Path
     from wheelhouse.artifact.install import InstallOptions, install_lock
     from wheelhouse.model.lockfiles import load_lock
@@ -220,14 +220,10 @@ _PEAK = textwrap.dedent(
         outcome = "installed"
     except WheelhouseError as exc:
         outcome = type(exc).__name__
-    # VmHWM, not ru_maxrss: a child started by vfork and exec inherits the parent's
-    # ru_maxrss (pytest's own, 120 MB in a full run), while VmHWM is this process's own
-    try:
-        with open("/proc/self/status") as status:
-            peak = next(int(l.split()[1]) for l in status if l.startswith("VmHWM:"))
-    except (OSError, StopIteration):
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(outcome, peak // 1024)
+    # VmHWM: this process's own peak (ru_maxrss would carry the forking parent's over exec)
+    with open("/proc/self/status") as f:
+        peak_kb = int(re.search(r"VmHWM:\s+(\d+) kB", f.read()).group(1))
+    print(outcome, peak_kb // 1024)
     """
 )
 
