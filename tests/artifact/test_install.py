@@ -323,6 +323,7 @@ def test_a_script_two_wheels_declare_is_the_later_ones(
     assert "bin/board" not in records["aframework"] and "bin/helper" not in records["aframework"]
     assert "bin/board" in records["board"] and "bin/helper" in records["board"]
     assert main(["verify", str(out), "--lock", str(lock)]) == 0  # manifest and RECORDs agree
+    assert main(["verify", str(out), "--lock", str(lock), "--wheelhouse", str(house.root)]) == 0
 
 
 # -- read back by the real tools ---------------------------------------------------------
