@@ -90,6 +90,8 @@ def main() -> int:
             + (["--files", "8", "--big-mb", "50", "--seconds", "1"] if args.quick else []),
         ),
         "bounds": run("bounds", ["bench/bench_bounds.py"]),
+        # the image kept: the scenario sets' locks beside uv given the image as constraints
+        "keep-image": run("keep-image", ["bench/bench_scenarios.py", "--runs", runs]),
     }
     py37 = python37()
     if py37:
