@@ -33,6 +33,11 @@ class IntegrityError(WheelhouseError):
     exit_code = 5
 
 
+class HashMismatch(IntegrityError):
+    """Bytes that arrived are not the ones their index vouched for: never skipped past, as a
+    release whose metadata is merely unreadable is."""
+
+
 class InstallError(WheelhouseError):
     """A locked distribution cannot be installed into the target; the target is unchanged."""
 

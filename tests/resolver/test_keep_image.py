@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Sequence
 import pytest
 from packaging.utils import NormalizedName, canonicalize_name
 
-from wheelhouse.errors import IntegrityError, ResolutionError
+from wheelhouse.errors import HashMismatch, IntegrityError, ResolutionError
 from wheelhouse.model.profile import InstalledDist, Profile, bare_profile
 from wheelhouse.model.requirements import Req
 from wheelhouse.net.metadata import CoreMetadata
@@ -30,6 +30,7 @@ class Repo:
     ) -> None:
         self.projects = projects
         self.broken = set(broken)
+        self.tampered: set[str] = set()
         self.python = python or {}
         self.reads: list[str] = []
 
@@ -47,6 +48,8 @@ class Repo:
         self.reads.append(label)
         if label in self.broken:
             raise IntegrityError(f"{file.filename}: unreadable archive (bad zip)")
+        if label in self.tampered:
+            raise HashMismatch(f"metadata of {file.filename}: expected sha256:0, received …")
         requires = self.projects[file.name][str(file.version)]
         return CoreMetadata(file.name, str(file.version), requires, self.python.get(label))
 
@@ -209,6 +212,13 @@ def test_a_malformed_requirement_skips_that_release_only() -> None:
     result = run(image(), repo, "lib")
     assert chosen(result)["lib"] == "1.0"
     assert any("skipped lib 2.0" in n and "dep (>>>1" in n for n in result.notes)
+
+
+def test_a_hash_mismatch_is_never_skipped_past() -> None:
+    repo = Repo({"lib": {"2.0": (), "1.0": ()}})
+    repo.tampered.add("lib 2.0")
+    with pytest.raises(HashMismatch):
+        run(image(), repo, "lib")
 
 
 def test_when_nothing_else_fits_the_error_names_the_unreadable_release() -> None:

@@ -20,7 +20,7 @@ from email.parser import HeaderParser
 import httpx
 from packaging.utils import NormalizedName, canonicalize_name
 
-from wheelhouse.errors import IntegrityError, NetworkError, UsageError
+from wheelhouse.errors import HashMismatch, IntegrityError, NetworkError, UsageError
 
 # the target-side snapshot script owns the one copy of this conversion (it runs stdlib-only)
 from wheelhouse.model._snapshot_script import requires_txt_to_dist
@@ -125,7 +125,7 @@ def _check(data: bytes, expected: dict[str, str] | None, what: str) -> None:
         if algo in expected:
             got = hashlib.new(algo, data).hexdigest()
             if got != expected[algo]:
-                raise IntegrityError(
+                raise HashMismatch(
                     f"{what}: expected {algo}:{expected[algo]}, received {algo}:{got}"
                 )
             return

@@ -24,7 +24,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 from resolvelib import AbstractProvider
 
-from wheelhouse.errors import NetworkError, WheelhouseError
+from wheelhouse.errors import HashMismatch, NetworkError, WheelhouseError
 from wheelhouse.model.extras import active_extras
 from wheelhouse.model.legacy import parse_lenient
 from wheelhouse.model.profile import InstalledDist, Profile
@@ -221,8 +221,8 @@ class Provider(AbstractProvider[Req, Candidate, str]):
         try:
             meta = self.repo.metadata(file)
             self._parsed(f"{name} {version}", meta.requires_dist, strict=True)
-        except NetworkError:
-            raise  # the index is unreachable: not a fault of this release
+        except (NetworkError, HashMismatch):
+            raise  # the index is unreachable, or not what it vouched for: not this release
         except WheelhouseError as exc:
             reason = str(exc)
             self.notes.unreadable[(name, version)] = reason
