@@ -13,9 +13,11 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from packaging.utils import canonicalize_name
 
 from tests.helpers import House, lock_of
 from tests.wheelfactory import make_wheel
+from wheelhouse.artifact.deps import DistRequires, check_requirements
 from wheelhouse.cli import main
 from wheelhouse.model.profile import InstalledDist, bare_profile
 
@@ -168,3 +170,13 @@ def test_an_active_extra_the_artifact_breaks_is_an_error(tmp_path: Path, house: 
     assert errors == [f"pkg-a 2.0 (artifact): {unmet}"]
     code, _ = _verify(tmp_path / "out", lock, "--image", str(profile), "--ignore-active-extras")
     assert code == 0
+
+
+def test_an_extra_asking_for_an_absent_integration_is_not_checked() -> None:
+    # boto3[crt] asks botocore[crt], which needs awscrt: absent, so neither extra is active
+    boto = ('botocore[crt]; extra == "crt"',)
+    dists = [
+        DistRequires(canonicalize_name("boto"), "1.0", boto, "artifact"),
+        DistRequires(canonicalize_name("botocore"), "1.0", ('awscrt; extra == "crt"',), "artifact"),
+    ]
+    assert check_requirements(dists, bare_profile("3.7.16", "manylinux2014_x86_64")) == []

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 
-from wheelhouse.model.extras import active_extras
+from wheelhouse.model.extras import settle
 from wheelhouse.model.legacy import parse_lenient
 from wheelhouse.model.profile import Profile
 
@@ -64,9 +64,8 @@ def check_requirements(
     todo: list[tuple[NormalizedName, str]] = [(d.name, "") for d in dists]
     activated: set[tuple[NormalizedName, str]] = set()
     if active:
-        for d in dists:
-            reqs = parsed[d.name][0]
-            activated |= {(d.name, e) for e, _ in active_extras(d.name, reqs, present, target)}
+        env = {d.name: (parsed[d.name][0], ()) for d in dists}
+        activated = {(n, e) for n, found in settle(env, target).items() for e, _ in found}
         todo += sorted(activated)
     seen: set[tuple[NormalizedName, str]] = set()
     while todo:

@@ -3,14 +3,15 @@
 Many packages declare an optional dependency under an extra and use it whenever it can be
 imported (a gradient-boosting library's scikit-learn wrappers, a dataframe library's optional
 engines). The rule: an extra of a package in the final environment (image + lock) is *active*
-when every package it names is present there, for the target's markers. Its requirements
-then bind like any other: the lock honours them and verify checks them. Pure.
+when every package it names is present there, for the target's markers, and every extra it
+asks of them is active too. Its requirements then bind like any other: the lock honours them
+and verify checks them. Pure.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from packaging.requirements import Requirement
@@ -66,12 +67,56 @@ def active_extras(
     present: Mapping[NormalizedName, object],
     target: Profile,
     declared: Iterable[str] = (),
+    nested: Callable[[NormalizedName, str], bool] = lambda name, extra: False,
 ) -> list[tuple[str, list[Requirement]]]:
     """The extras of one package that are active given the names `present`, with what each
-    requires."""
+    requires. An extra that asks for an extra of another package (`b[x]`) is active only
+    where `nested` says that one is (by default it is not: one package alone cannot tell)."""
     out = []
     for extra in extras_named(requirements, declared):
         reqs = extra_requirements(requirements, extra, target, own=name)
-        if reqs and all(canonicalize_name(r.name) in present for r in reqs):
+        if (
+            reqs
+            and all(canonicalize_name(r.name) in present for r in reqs)
+            and all(
+                nested(canonicalize_name(r.name), canonicalize_name(x))
+                for r in reqs
+                for x in r.extras
+            )
+        ):
             out.append((extra, reqs))
     return out
+
+
+Env = Mapping[NormalizedName, tuple[Sequence[Requirement], Iterable[str]]]
+
+
+def settle(env: Env, target: Profile) -> dict[NormalizedName, list[tuple[str, list[Requirement]]]]:
+    """The active extras of a whole environment (name: its requirements and declared
+    extras): the largest set in which every extra an active one asks for is active too."""
+    active = {
+        n: active_extras(n, reqs, env, target, declared, lambda q, x: True)
+        for n, (reqs, declared) in env.items()
+    }
+    while True:
+        keys = {(n, e) for n, found in active.items() for e, _ in found}
+        kept = {
+            n: [
+                (e, reqs)
+                for e, reqs in found
+                if all(
+                    (canonicalize_name(r.name), canonicalize_name(x)) in keys
+                    for r in reqs
+                    for x in r.extras
+                )
+            ]
+            for n, found in active.items()
+        }
+        if kept == active:
+            return kept
+        active = kept
+
+
+def _asked(reqs: Iterable[Requirement]) -> list[tuple[NormalizedName, str]]:
+    """The extras of other packages that these requirements ask for."""
+    return [(canonicalize_name(r.name), canonicalize_name(x)) for r in reqs for x in r.extras]

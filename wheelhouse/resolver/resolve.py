@@ -21,7 +21,6 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
@@ -29,7 +28,7 @@ from resolvelib import BaseReporter, Resolver
 from resolvelib.resolvers import RequirementInformation, ResolutionImpossible, ResolutionTooDeep
 
 from wheelhouse.errors import ResolutionError
-from wheelhouse.model.extras import ActiveExtra, active_extras
+from wheelhouse.model.extras import ActiveExtra, settle
 from wheelhouse.model.profile import InstalledDist, Profile
 from wheelhouse.model.requirements import Req
 from wheelhouse.net.pages import DistFile
@@ -294,11 +293,11 @@ def _active(
 ) -> tuple[ActiveExtra, ...]:
     """The extras the final environment activates where the lock has a part in them (the
     image's own integrations among themselves are the image's business)."""
+    env = {n: (provider.requirements(c), provider.declared_extras(c)) for n, c in bases.items()}
     out = []
-    for name, cand in sorted(bases.items()):
-        reqs: Sequence[Requirement] = provider.requirements(cand)
-        declared = provider.declared_extras(cand)
-        for extra, named in active_extras(name, reqs, bases, provider.profile, declared):
+    for name, found in sorted(settle(env, provider.profile).items()):
+        cand = bases[name]
+        for extra, named in found:
             provides = tuple(
                 (n, str(bases[n].version), "image" if bases[n].installed else "lock")
                 for n in sorted({canonicalize_name(r.name) for r in named})
