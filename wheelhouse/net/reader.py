@@ -54,6 +54,7 @@ class IndexReader:
         find_links: Sequence[str] = (),
         retries: int = 5,
         offline: bool = False,
+        refresh: bool = False,
     ) -> None:
         self.client = client
         self.cache = cache
@@ -61,6 +62,7 @@ class IndexReader:
         self.find_links = list(find_links)
         self.retries = retries
         self.offline = offline
+        self.refresh = refresh  # ask the index even for pages still fresh (an upgrade)
         self._find_links_files: list[DistFile] | None = None
         self._pages: dict[str, asyncio.Task[list[DistFile]]] = {}
         self.missing: set[NormalizedName] = set()
@@ -130,7 +132,7 @@ class IndexReader:
 
     async def _fetch(self, url: str, index: str) -> CachedPage | None:
         cached = self.cache.get_page(url)
-        if cached is not None and (self.offline or cached.fresh()):
+        if cached is not None and (self.offline or (cached.fresh() and not self.refresh)):
             return cached if cached.body else None
         if self.offline:
             raise NetworkError(

@@ -58,6 +58,7 @@ class IndexRepository:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         offline: bool = False,
+        refresh: bool = False,
     ) -> None:
         self.config = config
         self.cache = cache
@@ -70,6 +71,7 @@ class IndexRepository:
             config.find_links,
             retries=config.retries,
             offline=offline,
+            refresh=refresh,
         )
         self.fetcher = MetadataFetcher(self._client, cache, retries=config.retries, offline=offline)
         self._meta: dict[str, asyncio.Task[CoreMetadata]] = {}
