@@ -8,14 +8,15 @@ from pathlib import Path
 from wheelhouse.errors import UsageError
 
 
-def add_index_options(p: argparse.ArgumentParser) -> None:
+def add_index_options(p: argparse.ArgumentParser, cache: bool = True) -> None:
     g = p.add_argument_group("package sources (default: pip's configuration)")
     g.add_argument("-i", "--index-url", help="main index; replaces pip's configured sources")
     g.add_argument("--extra-index-url", action="append", default=[], metavar="URL")
     g.add_argument("-f", "--find-links", action="append", default=[], metavar="PATH_OR_URL")
     g.add_argument("--no-index", action="store_true", help="use --find-links only")
-    g.add_argument("--cache-dir", type=Path, help="cache folder (default ~/.cache/wheelhouse)")
-    g.add_argument("--no-cache", action="store_true", help="read and write no cache")
+    if cache:
+        g.add_argument("--cache-dir", type=Path, help="cache folder (default ~/.cache/wheelhouse)")
+        g.add_argument("--no-cache", action="store_true", help="read and write no cache")
 
 
 def add_target_options(p: argparse.ArgumentParser, image: bool = True) -> None:

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from wheelhouse.cli._common import human_bytes
+from wheelhouse.cli._common import add_index_options, human_bytes, index_config
 
 log = logging.getLogger("wheelhouse")
 
@@ -22,7 +22,6 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--wheelhouse", required=True, type=Path, metavar="DIR")
     p.add_argument("--jobs", type=int, default=8, metavar="N", help="parallel downloads (8)")
-    p.add_argument("--index-url", help="look URL-less pins up here instead of pip's index")
     p.add_argument("--timeout", type=float, help="seconds without data before a retry")
     p.add_argument(
         "--http2",
@@ -31,17 +30,17 @@ def register(sub: Any) -> None:
         " about twice the CPU per byte of HTTP/1.1, so off by default)",
     )
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+    add_index_options(p, cache=False)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from wheelhouse.errors import UsageError
     from wheelhouse.mirror.sync import SyncFailed, SyncOptions, sync
-    from wheelhouse.net.pipconfig import load_index_config
 
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
-    config = load_index_config().with_sources(index_url=args.index_url)
+    config = index_config(args)
     quiet = log.getEffectiveLevel() > logging.INFO
     renderer = ProgressRenderer(sys.stderr, bar=sys.stderr.isatty() and not quiet)
     report = sync(
