@@ -46,7 +46,7 @@ from wheelhouse.artifact.manifest import (
 )
 from wheelhouse.artifact.plan import PlannedWheel, check_hash, plan_install
 from wheelhouse.artifact.wheelsource import CheckedWheel
-from wheelhouse.errors import InstallError, IntegrityError, WheelhouseError
+from wheelhouse.errors import InstallError, IntegrityError, UsageError, WheelhouseError
 from wheelhouse.interpreters import check_interpreter
 from wheelhouse.model.lock import Lock
 
@@ -80,6 +80,8 @@ def install_lock(
     lock: Lock, wheelhouse: Path, target: Path, options: InstallOptions = InstallOptions()
 ) -> InstallResult:
     """Make `target` hold exactly the lock's to-install distributions."""
+    if options.jobs < 0:
+        raise UsageError(f"jobs: {options.jobs}: give 0 (one per CPU) or more")
     # each wheel's lock hash is checked by the process that unpacks it, on the bytes it unpacks
     wheels = plan_install(lock, wheelhouse, hash_later=True)
     minor = lock.target.python_minor

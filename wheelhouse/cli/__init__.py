@@ -14,9 +14,10 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from wheelhouse import __version__
-from wheelhouse.errors import WheelhouseError
+from wheelhouse.errors import UsageError, WheelhouseError
 
 # Order is the order of `wheelhouse --help`.
 COMMAND_MODULES = [
@@ -35,8 +36,16 @@ COMMAND_MODULES = [
 log = logging.getLogger("wheelhouse")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad argument is one line and exit code 2 from `main`, not a usage
+    dump and SystemExit (the subcommands' parsers are of this class too)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="wheelhouse",
         description="Lock, mirror and mount Python dependencies for offline inference images.",
     )
@@ -73,7 +82,11 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; return its exit code (never raises for a user error)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

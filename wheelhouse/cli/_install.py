@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from wheelhouse.cli._common import positive_int
+
 log = logging.getLogger("wheelhouse")
 
 
@@ -27,7 +29,12 @@ def register(sub: Any) -> None:
         metavar="PYTHON",
         help="write byte-code with this interpreter (must be the target's X.Y)",
     )
-    p.add_argument("--jobs", type=int, default=0, help="wheels installed at once (0: per CPU)")
+    p.add_argument(
+        "--jobs",
+        type=positive_int,
+        metavar="N",
+        help="wheels installed at once (default: one per CPU, at most 16)",
+    )
     p.add_argument(
         "--interpreter",
         help="shebang of generated scripts (default: /usr/bin/env pythonX.Y of the target)",
@@ -42,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     lock = load_lock(args.lock)
     started = time.perf_counter()
     options = InstallOptions(
-        jobs=args.jobs, interpreter=args.interpreter, compile_with=args.compile_with
+        jobs=args.jobs or 0, interpreter=args.interpreter, compile_with=args.compile_with
     )
     result = install_lock(lock, args.wheelhouse, args.target, options)
     elapsed = time.perf_counter() - started

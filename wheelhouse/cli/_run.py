@@ -45,7 +45,12 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from wheelhouse.image.run import answer_json, read_request, run_score
+    from wheelhouse.net.urls import check_source
 
+    if args.index_url:
+        check_source(args.index_url, "--index-url")
+    for url in args.find_links:
+        check_source(url, "--find-links", folder=False)
     env = {k: v for k, v in os.environ.items() if k.startswith(("AZUREML_", "AML_"))}
     for item in args.env:
         name, sep, value = item.partition("=")

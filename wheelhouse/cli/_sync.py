@@ -10,7 +10,13 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from wheelhouse.cli._common import add_index_options, human_bytes, index_config
+from wheelhouse.cli._common import (
+    add_index_options,
+    human_bytes,
+    index_config,
+    positive_float,
+    positive_int,
+)
 
 log = logging.getLogger("wheelhouse")
 
@@ -21,8 +27,15 @@ def register(sub: Any) -> None:
         "locks", nargs="+", type=Path, metavar="LOCK", help="requirements.lock or pylock.toml"
     )
     p.add_argument("--wheelhouse", required=True, type=Path, metavar="DIR")
-    p.add_argument("--jobs", type=int, default=8, metavar="N", help="parallel downloads (8)")
-    p.add_argument("--timeout", type=float, help="seconds without data before a retry")
+    p.add_argument(
+        "--jobs", type=positive_int, default=8, metavar="N", help="parallel downloads (8)"
+    )
+    p.add_argument(
+        "--timeout",
+        type=positive_float,
+        metavar="SECONDS",
+        help="seconds without data before a retry (default: pip's timeout, else 15)",
+    )
     p.add_argument(
         "--http2",
         action="store_true",
@@ -35,11 +48,8 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from wheelhouse.errors import UsageError
     from wheelhouse.mirror.sync import SyncFailed, SyncOptions, sync
 
-    if args.jobs < 1:
-        raise UsageError("--jobs must be at least 1")
     config = index_config(args)
     quiet = log.getEffectiveLevel() > logging.INFO
     renderer = ProgressRenderer(sys.stderr, bar=sys.stderr.isatty() and not quiet)

@@ -290,6 +290,65 @@ def full_python_version(text: str) -> tuple[str, bool]:
     return f"{v.major}.{v.minor}.{patch}", True
 
 
+# Architectures each platform family publishes wheels for (PEP 599/600/656, macOS, Windows).
+LINUX_ARCHES = (
+    "x86_64",
+    "i686",
+    "aarch64",
+    "armv7l",
+    "armv6l",
+    "ppc64le",
+    "ppc64",
+    "s390x",
+    "riscv64",
+    "loongarch64",
+)
+LEGACY_ARCHES = {
+    "manylinux1": ("x86_64", "i686"),
+    "manylinux2010": ("x86_64", "i686"),
+    "manylinux2014": ("x86_64", "i686", "aarch64", "armv7l", "ppc64", "ppc64le", "s390x"),
+}
+MAC_ARCHES = ("x86_64", "arm64", "universal2", "universal", "intel", "fat", "fat3", "fat64")
+WINDOWS = ("win32", "win_amd64", "win_arm64")
+_PLATFORM_FORMS = (
+    "manylinux_2_28_x86_64, manylinux2014_aarch64, musllinux_1_2_x86_64, linux_x86_64, "
+    "macosx_11_0_arm64, win_amd64"
+)
+
+
+def check_platform(platform: str) -> str:
+    """A platform tag as given by a user, checked against the manylinux, musllinux, linux,
+    macOS and Windows grammars (a typo would otherwise surface as a resolution failure);
+    returned normalised."""
+    tag = platform.replace("-", "_").replace(".", "_")
+    problem = _platform_problem(tag)
+    if problem:
+        raise UsageError(f"platform tag {platform!r}: {problem}")
+    return tag
+
+
+def _platform_problem(tag: str) -> str:
+    """What is wrong with a platform tag; "" when nothing is."""
+    if tag in WINDOWS:
+        return ""
+    m = re.match(r"^(manylinux|musllinux|macosx)_(\d+)_(\d+)_(.+)$", tag)
+    if m:
+        known = MAC_ARCHES if m.group(1) == "macosx" else LINUX_ARCHES
+        if m.group(1) == "manylinux" and int(m.group(2)) < 2:
+            return "manylinux_X_Y names a glibc version, 2.5 or later"
+        return _arch_problem(m.group(4), known)
+    m = re.match(r"^(manylinux1|manylinux2010|manylinux2014|linux)_(.+)$", tag)
+    if m:
+        return _arch_problem(m.group(2), LEGACY_ARCHES.get(m.group(1), LINUX_ARCHES))
+    return f"not a platform tag (e.g. {_PLATFORM_FORMS})"
+
+
+def _arch_problem(arch: str, known: Sequence[str]) -> str:
+    if arch in known:
+        return ""
+    return f"unknown architecture {arch!r} (known here: {', '.join(known)})"
+
+
 def expand_platform(platform: str) -> list[str]:
     """One platform tag to every platform tag a wheel installer on it accepts, best first."""
     platform = platform.replace("-", "_").replace(".", "_")
@@ -398,6 +457,7 @@ def bare_profile(
 ) -> Profile:
     """A target with nothing installed, from `--python-version` / `--platform` style flags."""
     full, assumed = full_python_version(python_version)
+    platform = check_platform(platform)
     v = Version(full)
     if abi is None:
         # CPython before 3.8 built with pymalloc carries the 'm' ABI flag.

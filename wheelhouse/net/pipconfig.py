@@ -59,6 +59,14 @@ class IndexConfig:
         """Sources given on the command line replace the configured ones as a whole."""
         if not (index_url or extra_index_urls or find_links or no_index):
             return self
+        from wheelhouse.net.urls import check_source
+
+        for url in [index_url] if index_url else []:
+            check_source(url, "--index-url")
+        for url in extra_index_urls:
+            check_source(url, "--extra-index-url")
+        for url in find_links:
+            check_source(url, "--find-links", folder=False)
         return replace(
             self,
             index_url=index_url or (None if not extra_index_urls else self.index_url),
@@ -146,6 +154,7 @@ def load_index_config(env: Mapping[str, str] | None = None) -> IndexConfig:
         retries = int(get("retries") or 5)
     except ValueError as exc:
         raise UsageError(f"pip configuration: {exc}") from exc
+    _check_configured_sources(raw)
     return IndexConfig(
         index_url=(get("index-url") or None),
         extra_index_urls=multi("extra-index-url"),
@@ -160,6 +169,18 @@ def load_index_config(env: Mapping[str, str] | None = None) -> IndexConfig:
         constraints=multi("constraint"),
         origin={k: v[1] for k, v in raw.items()},
     )
+
+
+def _check_configured_sources(raw: Mapping[str, tuple[str, str]]) -> None:
+    """Index URLs from pip's configuration must be URLs or existing folders (a missing
+    find-links folder is only warned about when read, as pip does)."""
+    from wheelhouse.net.urls import check_source
+
+    for key in ("index-url", "extra-index-url", "find-links"):
+        value, origin = raw.get(key, ("", ""))
+        links = key == "find-links"
+        for url in value.split():
+            check_source(url, f"{key} in {origin}", folder=not links, must_exist=not links)
 
 
 _DEFAULT: list[str] = []
