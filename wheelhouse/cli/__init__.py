@@ -21,6 +21,7 @@ from wheelhouse.errors import UsageError, WheelhouseError
 
 # Order is the order of `wheelhouse --help`.
 COMMAND_MODULES = [
+    "profiles",
     "snapshot",
     "lock",
     "sync",

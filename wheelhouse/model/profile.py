@@ -25,8 +25,9 @@ from packaging.version import InvalidVersion, Version
 
 from wheelhouse.errors import UsageError
 from wheelhouse.model.filenames import tag_ranks
+from wheelhouse.model.profile_schema import FORMAT_VERSION, check_profile
 
-PROFILE_FORMAT = 1
+PROFILE_FORMAT = FORMAT_VERSION
 DEFAULT_PROFILE = "azureml-sklearn-0.24.1-py37-cpu"
 
 # A bare "3.X" means the newest 3.X release, so that packages needing e.g. ">=3.7.1" are
@@ -179,7 +180,7 @@ class Profile:
     # -- serialisation ---------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         return {
-            "format": PROFILE_FORMAT,
+            "version": PROFILE_FORMAT,
             "name": self.name,
             "description": self.description,
             "source": self.source,
@@ -214,11 +215,11 @@ class Profile:
         return json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n"
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Profile:
+    def from_dict(cls, data: Mapping[str, Any], where: str = "(in memory)") -> Profile:
+        """A Profile from its JSON document, checked field by field first (`where` names
+        the file in messages)."""
+        check_profile(data, where)
         try:
-            if data.get("format") != PROFILE_FORMAT:
-                raise UsageError(f"unsupported profile format {data.get('format')!r}")
-            Version(str(data["python_version"]))
             return cls(
                 name=str(data["name"]),
                 description=str(data.get("description", "")),
@@ -233,10 +234,8 @@ class Profile:
                 installed_requirements_known=bool(data.get("installed_requirements_known", True)),
                 **_typed_extra(data.get("extra", {})),
             )
-        except KeyError as exc:
-            raise UsageError(f"malformed profile: no {exc.args[0]!r} field") from exc
-        except (TypeError, AttributeError, InvalidVersion) as exc:
-            raise UsageError(f"malformed profile: {exc}") from exc
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:  # pragma: no cover
+            raise UsageError(f"profile {where}: malformed ({exc!r})") from exc
 
     def digest(self) -> str:
         canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
@@ -495,8 +494,9 @@ def load_profile(spec: str | Path | None) -> Profile:
         spec = DEFAULT_PROFILE
     path = Path(spec)
     if path.suffix == ".json" or path.exists():
+        where = str(path)
         try:
-            text = path.read_text(encoding="utf-8")
+            data = path.read_bytes()
         except OSError as exc:
             raise UsageError(f"cannot read profile {path}: {exc.strerror}") from exc
     else:
@@ -504,14 +504,22 @@ def load_profile(spec: str | Path | None) -> Profile:
         if not res.is_file():
             known = ", ".join(builtin_profiles()) or "none"
             raise UsageError(
-                f"no profile file or built-in profile named {spec!r} (built-in: {known})"
+                f"no profile file or built-in profile named {spec!r} (built-in: {known}; "
+                "see wheelhouse profiles)"
             )
-        text = res.read_text(encoding="utf-8")
+        where, data = f"built-in {spec}", res.read_bytes()
+    return Profile.from_dict(_json_document(data, where), where)
+
+
+def _json_document(data: bytes, where: str) -> Any:
     try:
-        data = json.loads(text)
+        return json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"profile {where} is not UTF-8 text (byte {exc.start})") from None
     except json.JSONDecodeError as exc:
-        raise UsageError(f"profile {spec} is not valid JSON: {exc}") from exc
-    return Profile.from_dict(data)
+        raise UsageError(
+            f"profile {where} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
 
 
 def builtin_profile_matching(name: str, digest: str) -> Profile | None:
