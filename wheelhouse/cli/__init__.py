@@ -69,15 +69,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Formatter(logging.Formatter):
+    """Messages as they are; warnings and errors say so."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        if record.levelno >= logging.ERROR:
+            return f"error: {text}"
+        return f"warning: {text}" if record.levelno >= logging.WARNING else text
+
+
 def _setup_logging(verbose: int, quiet: bool) -> None:
-    level = logging.ERROR if quiet else logging.DEBUG if verbose > 1 else logging.INFO
+    """-q: errors only. Default: what each command did. -v: what it is doing (sources,
+    cache hits, each file). -vv: also each HTTP request (the wheelhouse.requests logger
+    and httpx's own)."""
+    level = logging.ERROR if quiet else logging.DEBUG if verbose else logging.INFO
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    log.handlers[:] = [handler]
+    handler.setFormatter(_Formatter("%(message)s"))
+    for name in ("wheelhouse", "httpx"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [handler]
+        logger.propagate = False
     log.setLevel(level)
-    log.propagate = False
-    if verbose <= 1:
-        logging.getLogger("httpx").setLevel(logging.WARNING)
+    requests = logging.DEBUG if verbose > 1 and not quiet else logging.WARNING
+    logging.getLogger("wheelhouse.requests").setLevel(requests)
+    logging.getLogger("httpx").setLevel(
+        logging.INFO if verbose > 1 and not quiet else logging.WARNING
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
