@@ -104,3 +104,14 @@ def test_run_of_a_missing_folder_says_so(
     err = capsys.readouterr().err
     assert f"the score folder {tmp_path / 'nodir'} does not exist" in err
     assert "sample request" not in err and "warning" not in err
+
+
+def test_quiet_image_env_and_run(
+    app: Path, tmp_path: Path, python37: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["image-env", str(tmp_path / "bare"), "--python-version", "3.7", "-q"]) == 0
+    assert capsys.readouterr() == ("", "")
+    python = str(tmp_path / "bare" / "bin" / "python")
+    assert main(["run", str(app), "--python", python, "--json", "-q"]) == 0
+    out = capsys.readouterr()
+    assert (json.loads(out.out), out.err) == ([3, 7], "")

@@ -22,6 +22,7 @@ from installer.scripts import Script
 from installer.utils import Scheme
 
 from wheelhouse.errors import IntegrityError
+from wheelhouse.files import renamed_error
 from wheelhouse.model.record import RecordedBytes, b64_digest
 
 if TYPE_CHECKING:
@@ -148,6 +149,8 @@ class SafeDestination(SchemeDictionaryDestination):
                 view = view[os.write(fd, view) :]
             if mode & self.umask:  # open() applied the umask: set the mode we promised
                 os.fchmod(fd, mode)
+        except OSError as exc:  # a full disk: which file (os.write does not say)
+            raise renamed_error(exc, target) from None
         finally:
             os.close(fd)
         root = self._bases[scheme][1]

@@ -22,6 +22,7 @@ from wheelhouse.artifact.report import Finding, VerifyReport
 from wheelhouse.errors import UsageError
 from wheelhouse.model.lock import Lock
 from wheelhouse.model.profile import Profile
+from wheelhouse.progress import Progress
 
 
 def verify(
@@ -30,6 +31,7 @@ def verify(
     image: Profile | None = None,
     python: str | None = None,
     wheelhouse: Path | None = None,
+    progress: Progress | None = None,
 ) -> VerifyReport:
     """Verify a folder made by install, or a packed artifact (unpacked safely first).
 
@@ -40,10 +42,14 @@ def verify(
     if path.is_file():
         with tempfile.TemporaryDirectory(prefix="wheelhouse-verify-") as tmp:
             root = unpack_artifact(path, Path(tmp) / "tree")
-            return verify_tree(root, lock, image, python, label=str(path), wheelhouse=wheelhouse)
+            return verify_tree(root, lock, image, python, str(path), wheelhouse, progress)
+    if not path.exists():
+        raise UsageError(
+            f"{path} does not exist: give a folder made by install or a packed .tar.gz"
+        )
     if not path.is_dir():
         raise UsageError(f"{path} is neither a folder nor an artifact file")
-    return verify_tree(path, lock, image, python, label=str(path), wheelhouse=wheelhouse)
+    return verify_tree(path, lock, image, python, str(path), wheelhouse, progress)
 
 
 def verify_tree(
@@ -53,6 +59,7 @@ def verify_tree(
     python: str | None,
     label: str,
     wheelhouse: Path | None = None,
+    progress: Progress | None = None,
 ) -> VerifyReport:
     layout = TargetLayout(root, lock.target.python_minor)
     findings: list[Finding] = []
@@ -76,7 +83,7 @@ def verify_tree(
     if wheelhouse is not None:
         findings += checks.check_against_wheels(layout, manifest, wheelhouse)
     if python:
-        findings += checks.check_imports(python, layout, dists, lock)
+        findings += checks.check_imports(python, layout, dists, lock, progress)
     return VerifyReport(
         artifact=label,
         python_version=lock.target.python_version,

@@ -126,8 +126,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except OSError as exc:
         # a file or folder the user named that cannot be read or written: say which, no traceback
-        where = f" ({exc.filename})" if exc.filename else ""
-        print(f"error: {exc.strerror or exc}{where}", file=sys.stderr)
+        from wheelhouse.files import os_error_text
+
+        print(f"error: {os_error_text(exc)}", file=sys.stderr)
         return 1
 
 

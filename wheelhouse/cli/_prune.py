@@ -31,7 +31,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     verb = "would remove" if report.dry_run else "removed"
     for name in report.removed:
-        print(f"{verb} {name}")
+        if report.dry_run:  # what was asked for: on stdout, also with -q
+            print(f"{verb} {name}")
+        else:
+            log.info("%s %s", verb, name)
     log.info(
         "%s %d file(s) (%s); %d kept",
         verb,

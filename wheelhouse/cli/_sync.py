@@ -95,7 +95,9 @@ class ProgressRenderer:
             self.nbytes += event.count if event.total is None else 0
         elif kind in ("skip", "done", "failed"):
             self.done += 1
-            if kind == "failed":
+            if kind == "skip":
+                log.debug("already present: %s", event.filename)
+            elif kind == "failed":
                 self._line(f"failed: {event.message}")
             elif kind == "done" and not self.bar:
                 log.info("downloaded %s", event.filename)

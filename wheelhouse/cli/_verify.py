@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 from pathlib import Path
 from typing import Any
+
+from wheelhouse.cli._progress import step_progress
+
+log = logging.getLogger("wheelhouse")
 
 
 def register(sub: Any) -> None:
@@ -48,9 +53,9 @@ def run(args: argparse.Namespace) -> int:
         if args.image
         else builtin_profile_matching(lock.target.profile_name, lock.target.profile_digest)
     )
-    report = verify(args.artifact, lock, image, args.python, args.wheelhouse)
+    report = verify(args.artifact, lock, image, args.python, args.wheelhouse, step_progress())
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
-    else:
+    elif not report.ok or log.getEffectiveLevel() <= logging.INFO:  # -q: failures only
         print(render_text(report), end="")
     return 0 if report.ok else 1

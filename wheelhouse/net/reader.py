@@ -133,6 +133,7 @@ class IndexReader:
     async def _fetch(self, url: str, index: str) -> CachedPage | None:
         cached = self.cache.get_page(url)
         if cached is not None and (self.offline or (cached.fresh() and not self.refresh)):
+            log.debug("%s: from the cache", redact_url(url))
             return cached if cached.body else None
         if self.offline:
             raise NetworkError(
@@ -162,6 +163,11 @@ class IndexReader:
                 return cached if cached.body else None
             raise
         now = time.time()
+        log.debug(
+            "%s: %s",
+            redact_url(url),
+            "unchanged (revalidated)" if response.status_code == 304 else response.status_code,
+        )
         if response.status_code == 304 and cached is not None:
             page = CachedPage(
                 url,

@@ -159,6 +159,14 @@ def _resolve_lock(
 
     cutoff = parse_cutoff(request.exclude_newer) if request.exclude_newer else None
     options = Options(exclude_newer=cutoff, constraints=steer[1], prefer=steer[0])
+    log.debug(
+        "resolving %d requirements for %s (Python %s), %d pins kept where allowed; sources: %s",
+        len(reqs.reqs),
+        profile.name,
+        profile.python_version,
+        len(steer[0]),
+        "; ".join(config.fingerprint()) or "none",
+    )
     repo = IndexRepository(
         config,
         Cache(request.cache_dir),
@@ -170,7 +178,9 @@ def _resolve_lock(
     try:
         resolution = resolve(reqs.reqs, profile, repo, options)
         result = build_lock(resolution, profile, reqs, config, digest, request.exclude_newer)
-        return result, dict(repo.fetcher.stats)
+        stats = dict(repo.fetcher.stats)
+        log.debug("metadata: %s", ", ".join(f"{n} {how}" for how, n in stats.items()))
+        return result, stats
     finally:
         repo.close()
 
