@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 # -qq: pip says nothing unless something fails (its warnings about this machine's extra
 # file:// indexes lacking a project, for one, are not the set-up's business)
 $(STAMP): pyproject.toml
-	@echo "setting up $(VENV) (once; about a minute)"
+	@echo "setting up $(VENV) (once; under a minute)"
 	@$(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install -qq --upgrade pip
 	@$(BIN)/python -m pip install -qq -e '.[dev]'

@@ -35,6 +35,8 @@ COMMAND_MODULES = [
 ]
 
 log = logging.getLogger("wheelhouse")
+VERBOSE_HELP = "say what is being done (sources, cache hits, each file); -vv: each request too"
+QUIET_HELP = "print errors only (and what was asked for on stdout, such as --json)"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -51,8 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Lock, mirror and mount Python dependencies for offline inference images.",
     )
     parser.add_argument("--version", action="version", version=f"wheelhouse {__version__}")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="say more")
-    parser.add_argument("-q", "--quiet", action="store_true", help="only errors")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help=VERBOSE_HELP)
+    parser.add_argument("-q", "--quiet", action="store_true", help=QUIET_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         module = importlib.import_module(f"wheelhouse.cli._{name.replace('-', '_')}")
@@ -61,10 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
         # -v/-q after the command name too (`wheelhouse lock ... -q`); SUPPRESS keeps the
         # value given before the command name when none is given after it
         command.add_argument(
-            "-v", "--verbose", action="count", default=argparse.SUPPRESS, help="say more"
+            "-v", "--verbose", action="count", default=argparse.SUPPRESS, help=VERBOSE_HELP
         )
         command.add_argument(
-            "-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help="only errors"
+            "-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help=QUIET_HELP
         )
     return parser
 

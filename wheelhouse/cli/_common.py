@@ -9,8 +9,12 @@ from pathlib import Path
 from wheelhouse.errors import UsageError
 
 
-def add_index_options(p: argparse.ArgumentParser, cache: bool = True) -> None:
-    g = p.add_argument_group("package sources (default: pip's configuration)")
+def add_index_options(
+    p: argparse.ArgumentParser,
+    cache: bool = True,
+    title: str = "package sources (default: pip's configuration)",
+) -> None:
+    g = p.add_argument_group(title)
     g.add_argument("-i", "--index-url", help="main index; replaces pip's configured sources")
     g.add_argument("--extra-index-url", action="append", default=[], metavar="URL")
     g.add_argument("-f", "--find-links", action="append", default=[], metavar="PATH_OR_URL")

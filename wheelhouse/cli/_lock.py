@@ -56,7 +56,9 @@ def register(sub: Any) -> None:
         metavar="DATE",
         help="ignore files uploaded after DATE (YYYY-MM-DD counts the whole day)",
     )
-    p.add_argument("--offline", action="store_true", help="use cached index pages only")
+    p.add_argument(
+        "--offline", action="store_true", help="use cached index pages only (no network)"
+    )
     p.add_argument(
         "--image-packages",
         action="store_true",

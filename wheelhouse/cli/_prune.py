@@ -14,7 +14,12 @@ log = logging.getLogger("wheelhouse")
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("prune", help="remove wheelhouse files that no kept lock references")
+    p = sub.add_parser(
+        "prune",
+        help="remove wheelhouse files that no kept lock references",
+        description="Remove the files of DIR/files/ that none of the kept locks pin, then "
+        "regenerate the index. --dry-run lists them on stdout instead.",
+    )
     p.add_argument("--wheelhouse", required=True, type=Path, metavar="DIR")
     p.add_argument("--keep", required=True, nargs="+", type=Path, metavar="LOCK")
     p.add_argument("--dry-run", action="store_true", help="only say what would be removed")

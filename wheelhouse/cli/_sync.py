@@ -22,11 +22,20 @@ log = logging.getLogger("wheelhouse")
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("sync", help="download the files locks pin into a wheelhouse and index it")
+    p = sub.add_parser(
+        "sync",
+        help="download the files locks pin into a wheelhouse and index it",
+        description="Download exactly the file each to-install pin names (from the lock's "
+        "URL: http(s) or file://; a hash-only requirements lock is looked up by hash on the "
+        "sources), verified by sha256 before it enters DIR/files/, then regenerate the "
+        "static index DIR/simple/.",
+    )
     p.add_argument(
         "locks", nargs="+", type=Path, metavar="LOCK", help="requirements.lock or pylock.toml"
     )
-    p.add_argument("--wheelhouse", required=True, type=Path, metavar="DIR")
+    p.add_argument(
+        "--wheelhouse", required=True, type=Path, metavar="DIR", help="the wheelhouse folder"
+    )
     p.add_argument(
         "--jobs", type=positive_int, default=8, metavar="N", help="parallel downloads (8)"
     )
@@ -43,7 +52,11 @@ def register(sub: Any) -> None:
         " about twice the CPU per byte of HTTP/1.1, so off by default)",
     )
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
-    add_index_options(p, cache=False)
+    add_index_options(
+        p,
+        cache=False,
+        title="where pins without a URL are looked up (default: pip's configuration)",
+    )
     p.set_defaults(func=run)
 
 

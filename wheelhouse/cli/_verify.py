@@ -29,7 +29,11 @@ def register(sub: Any) -> None:
         help="the image's profile (JSON path or built-in name; default: "
         "the built-in profile the lock was made for, when it is one)",
     )
-    p.add_argument("--python", help="the target's interpreter, to import every module")
+    p.add_argument(
+        "--python",
+        help="the target's interpreter (a path, or a version such as 3.7), to import every "
+        "module; the image stand-in's (wheelhouse image-env) has the image's packages",
+    )
     p.add_argument(
         "--wheelhouse",
         type=Path,
