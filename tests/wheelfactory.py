@@ -27,8 +27,10 @@ def metadata_text(
     requires: Sequence[str] = (),
     requires_python: str | None = None,
     extras: Sequence[str] = (),
+    headers: Mapping[str, str] | None = None,
 ) -> str:
     lines = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
+    lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
     if requires_python:
         lines.append(f"Requires-Python: {requires_python}")
     lines += [f"Provides-Extra: {e}" for e in extras]
@@ -50,8 +52,10 @@ def make_wheel(
     record: bool = True,
     extra_entries: Mapping[str, bytes] | None = None,
     modes: Mapping[str, int] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> Path:
-    """Build a real wheel; by default it holds `<name>/__init__.py` setting __version__."""
+    """Build a real wheel; by default it holds `<name>/__init__.py` setting __version__.
+    `headers`: more METADATA fields (License, Author, ...)."""
     directory.mkdir(parents=True, exist_ok=True)
     dist = canonicalize_name(name).replace("-", "_")
     filename = f"{dist}-{version}-{tag}.whl"
@@ -60,7 +64,7 @@ def make_wheel(
     for rel, data in (files or {f"{dist}/__init__.py": f"__version__ = {version!r}\n"}).items():
         contents[rel] = data.encode() if isinstance(data, str) else data
     contents[f"{info}/METADATA"] = metadata_text(
-        name, version, requires, requires_python, extras
+        name, version, requires, requires_python, extras, headers
     ).encode()
     contents[f"{info}/WHEEL"] = (
         "Wheel-Version: 1.0\nGenerator: wheelfactory\nRoot-Is-Purelib: true\n"

@@ -30,6 +30,8 @@ COMMAND_MODULES = [
     "install",
     "pack",
     "verify",
+    "sbom",
+    "audit",
     "image-env",
     "run",
 ]

@@ -51,6 +51,13 @@ def register(sub: Any) -> None:
         help="use HTTP/2 where the server offers it (one multiplexed connection; in Python"
         " about twice the CPU per byte of HTTP/1.1, so off by default)",
     )
+    p.add_argument(
+        "--advisories",
+        metavar="URL",
+        help="also keep a copy of this OSV export (a zip of PyPI advisories) in the wheelhouse "
+        "for offline audits (default: $WHEELHOUSE_ADVISORIES_URL, the organisation's source; "
+        "none when unset)",
+    )
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     add_index_options(
         p,
@@ -61,6 +68,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from wheelhouse.mirror.advisories import configured_url
     from wheelhouse.mirror.sync import SyncFailed, SyncOptions, sync
 
     config = index_config(args)
@@ -70,7 +78,12 @@ def run(args: argparse.Namespace) -> int:
         args.locks,
         args.wheelhouse,
         config=config,
-        options=SyncOptions(jobs=args.jobs, timeout=args.timeout, http2=args.http2),
+        options=SyncOptions(
+            jobs=args.jobs,
+            timeout=args.timeout,
+            http2=args.http2,
+            advisories=configured_url(args.advisories),
+        ),
         progress=None if quiet else renderer,
     )
     renderer.finish()
@@ -86,6 +99,15 @@ def run(args: argparse.Namespace) -> int:
             report.indexed_files,
             report.seconds,
         )
+        if report.advisories is not None:
+            kept = report.advisories
+            log.info(
+                "advisories: %d records from %s (%s; newest %s)",
+                kept.records,
+                kept.url,
+                "fetched" if kept.changed else "not modified",
+                kept.newest.date() if kept.newest else "undated",
+            )
     if not report.ok:
         raise SyncFailed(report)
     return 0

@@ -34,6 +34,7 @@ from wheelhouse.store.layout import Wheelhouse, writer_lock
 if TYPE_CHECKING:  # httpx (~50 ms to import) only once there is something to fetch
     import httpx
 
+    from wheelhouse.mirror.advisories import AdvisoriesKept
     from wheelhouse.net.pages import DistFile
     from wheelhouse.net.reader import IndexReader
 
@@ -72,6 +73,7 @@ class SyncReport:
     bytes_downloaded: int = 0
     seconds: float = 0.0
     indexed_files: int = 0
+    advisories: AdvisoriesKept | None = None  # the OSV export kept, with --advisories
 
     @property
     def ok(self) -> bool:
@@ -87,6 +89,7 @@ class SyncReport:
             "bytes_downloaded": self.bytes_downloaded,
             "seconds": round(self.seconds, 3),
             "indexed_files": self.indexed_files,
+            "advisories": self.advisories.to_dict() if self.advisories else None,
         }
 
 
@@ -145,6 +148,7 @@ class SyncOptions:
     # HTTP/2 where the server offers it: one multiplexed connection, but in Python about
     # twice the CPU per byte of HTTP/1.1 (see `make_client`)
     http2: bool = False
+    advisories: str | None = None  # an OSV export to keep for offline audits (URL or path)
 
 
 def sync(
@@ -173,6 +177,11 @@ def sync(
             save_catalog(wh, run.records)
             raise
         save_catalog(wh, fresh)
+        kept = None
+        if options.advisories:
+            from wheelhouse.mirror.advisories import keep_advisories
+
+            kept = keep_advisories(wh, options.advisories, config, transport)
     (progress or _ignore)(SyncEvent("index", count=len(fresh)))
     return SyncReport(
         wheelhouse=str(wh.root),
@@ -182,6 +191,7 @@ def sync(
         bytes_downloaded=run.nbytes,
         seconds=time.monotonic() - started,
         indexed_files=len(fresh),
+        advisories=kept,
     )
 
 

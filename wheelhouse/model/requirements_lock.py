@@ -30,6 +30,7 @@ def render_requirements(lock: Lock) -> str:
         f"#   Python {t.python_version} {t.implementation} {' '.join(t.abis)}, "
         f"best tag {t.tags[0] if t.tags else '?'}",
     ]
+    lines += _valid_for(lock)
     lines += [f"# Note: {n}" for n in lock.notes]
     if lock.exclude_newer:
         lines.append(f"# Files uploaded after {lock.exclude_newer} were ignored.")
@@ -56,6 +57,21 @@ def render_requirements(lock: Lock) -> str:
             lines.append(f"# {pin.name}=={pin.version}")
             lines += _via_lines(pin.via, prefix="#   ")
     return "\n".join(lines) + "\n"
+
+
+def _valid_for(lock: Lock) -> list[str]:
+    """The interpreters the lock installs on, in words: the header's answer to 'may my
+    image's patch release use it?'."""
+    m, span = lock.target.markers, lock.python_range()
+    where = (
+        f"{m.get('platform_python_implementation', '?')} on "
+        f"{m.get('sys_platform', '?')} {m.get('platform_machine', '?')}"
+    )
+    lines = [f"# Valid for: {where}, {span.describe()}", f"#   (requires-python {span.specifier})"]
+    if span.limits:
+        needs = ", ".join(f"{x.name} {x.version} ({x.requires_python})" for x in span.limits)
+        lines[-1] += f", narrowed by Requires-Python of {needs}"
+    return lines
 
 
 def _via_lines(via: Sequence[str], prefix: str = "    ") -> list[str]:

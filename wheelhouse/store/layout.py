@@ -3,7 +3,8 @@
 Layout (shared with the other commands): ``files/<filename>`` the distribution files (and
 their PEP 658 ``.metadata``), ``simple/`` the static index, ``.partial/`` resumable downloads,
 ``.wheelhouse-lock`` the writers' lock, ``wheelhouse.json`` the catalog (what each file is
-and when it was verified; `wheelhouse.mirror.catalog`).
+and when it was verified; `wheelhouse.mirror.catalog`), ``advisories/`` the advisory data
+kept for offline audits (an OSV export and where and when it was fetched).
 """
 
 from __future__ import annotations
@@ -48,6 +49,20 @@ class Wheelhouse:
     @property
     def catalog_path(self) -> Path:
         return self.root / "wheelhouse.json"
+
+    @property
+    def advisories(self) -> Path:
+        return self.root / "advisories"
+
+    @property
+    def advisories_export(self) -> Path:
+        """The OSV export zip `sync --advisories` keeps for `audit --wheelhouse`."""
+        return self.advisories / "osv-pypi.zip"
+
+    @property
+    def advisories_source(self) -> Path:
+        """Where and when the export was fetched (`wheelhouse.model.osv.ExportSource`)."""
+        return self.advisories / "source.json"
 
     def file(self, filename: str) -> Path:
         return self.files / safe_filename(filename)
