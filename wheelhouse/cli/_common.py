@@ -95,10 +95,13 @@ def port(text: str) -> int:
     return value
 
 
+MAX_JOBS = 256  # processes or connections at once: far above any machine's use, below harm
+
+
 def positive_int(text: str) -> int:
     value = _whole(text, "a whole number")
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text}: give 1 or more")
+    if not 1 <= value <= MAX_JOBS:
+        raise argparse.ArgumentTypeError(f"{text}: give 1 to {MAX_JOBS}")
     return value
 
 
