@@ -59,6 +59,7 @@ def test_quiet_prints_nothing_for_each_command(
         ["verify", str(tar), "--lock", str(lock)],
         ["verify", str(env), "--lock", str(lock), "--wheelhouse", str(wh)],
         ["prune", "--wheelhouse", str(wh), "--keep", str(lock)],
+        ["sbom", str(lock), "-o", str(t / "sbom.json")],
         ["snapshot", "--python-version", "3.7", "-o", str(t / "p.json")],
     ]
     for argv in steps:
@@ -94,12 +95,15 @@ def test_verbose_says_what_lock_does_and_vv_each_request(
     assert f"sources: index {world['url']}" in err
     assert f"{world['url']}/alpha/: 200" in err
     assert "metadata:" in err
+    assert "  alpha 1.0" in err  # each choice of the resolution
     assert "HTTP Request" not in err
     assert main([*base, "-vv"]) == 0
     err = capsys.readouterr().err
     assert "HTTP Request: GET" in err and "unchanged (revalidated)" in err
     assert main(base) == 0
-    assert "resolving" not in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "resolving for cp37-manylinux2014_x86_64\n" in err  # the step, as a plain line
+    assert "resolving 1 requirements" not in err and "  alpha 1.0" not in err
 
 
 def test_verbose_lists_each_wheel_installed(

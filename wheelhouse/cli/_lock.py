@@ -15,6 +15,7 @@ from wheelhouse.cli._common import (
     index_config,
     target_profile,
 )
+from wheelhouse.cli._progress import step_progress
 from wheelhouse.errors import UsageError
 
 if TYPE_CHECKING:
@@ -113,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
         ),
         profile,
         index_config(args),
+        progress=step_progress(),
     )
     if args.json:
         print(json.dumps(outcome_dict(outcome, args.check), indent=2))

@@ -32,6 +32,7 @@ from wheelhouse.model.profile import Profile
 from wheelhouse.model.requirements import RequirementSet, read_requirements
 from wheelhouse.net.cache import default_cache_dir
 from wheelhouse.net.pipconfig import IndexConfig
+from wheelhouse.progress import Progress
 
 if TYPE_CHECKING:
     import httpx
@@ -88,6 +89,7 @@ def lock(
     profile: Profile,
     config: IndexConfig,
     transport: httpx.AsyncBaseTransport | None = None,
+    progress: Progress | None = None,
 ) -> LockOutcome:
     """Resolve for `profile` and write both lock files, keeping the existing lock's pins
     where they are still allowed. Unchanged inputs return at once (no resolution) unless an
@@ -118,7 +120,7 @@ def lock(
     for name, spec in upgrades.items():
         constraints[name] = constraints.get(name, SpecifierSet()) & spec
     result, stats = _resolve_lock(
-        request, profile, config, reqs, digest, (prefer, constraints), transport
+        request, profile, config, reqs, digest, (prefer, constraints), transport, progress
     )
     _warn_unknown(upgrades, result)
     changed = not lock_files_match(result, request.output, pylock)
@@ -149,6 +151,7 @@ def _resolve_lock(
     digest: str,
     steer: tuple[Mapping[NormalizedName, Version], Mapping[NormalizedName, SpecifierSet]],
     transport: httpx.AsyncBaseTransport | None,
+    progress: Progress | None = None,
 ) -> tuple[Lock, dict[str, int]]:
     """The network side: an unchanged lock never pays for importing it. `steer`: the
     versions to prefer and the constraints to apply."""
@@ -176,7 +179,7 @@ def _resolve_lock(
         refresh=request.upgrade or bool(request.upgrade_packages),
     )
     try:
-        resolution = resolve(reqs.reqs, profile, repo, options)
+        resolution = resolve(reqs.reqs, profile, repo, options, progress)
         result = build_lock(resolution, profile, reqs, config, digest, request.exclude_newer)
         stats = dict(repo.fetcher.stats)
         log.debug("metadata: %s", ", ".join(f"{n} {how}" for how, n in stats.items()))
