@@ -108,9 +108,10 @@ def _one_copy_each(files: Sequence[DistFile]) -> list[DistFile]:
         kept = first.setdefault(f.filename, f)
         if kept is not f and f.sha256 and kept.sha256 and f.sha256 != kept.sha256:
             log.warning(
-                "%s on %s differs from the copy on %s (another sha256); locking the latter",
+                "%s on %s differs from the copy on %s (another sha256); locking the one on %s",
                 f.filename,
                 f.index,
+                kept.index,
                 kept.index,
             )
     return list(first.values())
