@@ -227,3 +227,18 @@ def test_image_packages_refuses_the_workflow_flags(
 ) -> None:
     assert main(["lock", "--image-packages", "--check", "-o", str(workdir / "i.lock")]) == 2
     assert "--check do not apply" in capsys.readouterr().err
+
+
+def test_check_without_the_pylock_says_so_and_keeps_the_pins(
+    workdir: Path, upstream: Upstream, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert lock(workdir, upstream) == 0
+    newer_releases(upstream)
+    (workdir / "pylock.toml").unlink()
+    capsys.readouterr()
+    assert lock(workdir, upstream, "--check", "--no-cache") == 1
+    err = capsys.readouterr().err
+    assert "inputs are unknown: its pylock.toml is missing" in err
+    assert "->" not in err and "target changed" not in err  # the pins would stay
+    assert lock(workdir, upstream, "--no-cache") == 0
+    assert pins(workdir) == {"one": "1.0", "two": "1.0", "three": "1.0"}

@@ -136,6 +136,9 @@ def _diff(previous: Lock | None, result: Lock, changed: bool) -> LockDiff | None
     if previous is None:
         return None
     diff = diff_locks(previous, result)
+    if not previous.requirements:  # read from requirements.lock alone: no inputs recorded
+        unknown = "the existing lock's inputs are unknown: its pylock.toml is missing or stale"
+        return replace(diff, inputs=(unknown,))
     if changed and diff.empty and previous.input_digest != result.input_digest:
         return replace(
             diff, inputs=("input digest differs (another wheelhouse version, or an edit)",)
