@@ -89,7 +89,7 @@ def import_modules(
     Each module is reported as it is done (imports of big packages take seconds)."""
     python = resolve_interpreter(python)
     site_packages = site_packages.absolute()
-    step = Counter(progress, f"importing modules with {Path(python).name}", len(modules))
+    step = Counter(progress, f"importing modules under {python}", len(modules))
     step.start()
     with tempfile.TemporaryFile() as err:
         lines = _run_script(python, site_packages, modules, timeout, err, step.advance)
