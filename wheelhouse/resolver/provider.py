@@ -135,8 +135,8 @@ class Provider(AbstractProvider[Req, Candidate, str]):
         full = spec & constraint if constraint is not None else spec
         filtered = self.filtered(name, pinned_exactly(spec))
         versions = [v for v in filtered.candidates if v not in bad]
-        allowed = set(full.filter(versions))
-        for version in sorted(allowed, reverse=True):
+        allowed = list(full.filter(versions))
+        for version in self.options.preferred_first(name, allowed):
             files = tuple(filtered.candidates[version])
             meta = self.metadata(name, version, files)
             if meta is None:
@@ -231,7 +231,7 @@ class Provider(AbstractProvider[Req, Candidate, str]):
         versions = list(SpecifierSet().filter(versions)) or versions
         if not versions:
             return None
-        return filtered.candidates[max(versions)][0]
+        return filtered.candidates[self.options.preferred_first(name, versions)[0]][0]
 
 
 def _mentions_extra(marker: Marker) -> bool:
