@@ -8,11 +8,14 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo check test lint typecheck bench clean
 
+# -qq: pip says nothing unless something fails (its warnings about this machine's extra
+# file:// indexes lacking a project, for one, are not the set-up's business)
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	@echo "setting up $(VENV) (once; under a minute)"
+	@$(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install -qq --upgrade pip
+	@$(BIN)/python -m pip install -qq -e '.[dev]'
+	@touch $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python examples/demo.py

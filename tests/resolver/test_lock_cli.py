@@ -99,7 +99,7 @@ def test_unchanged_inputs_rewrite_nothing_and_ask_nothing(tmp_path: Path, upstre
     pylock_before = (tmp_path / "pylock.toml").read_bytes()
     n = len(state.requests)
     assert lock_cli(tmp_path, url, "--python-version", "3.7", "alpha")[0] == 0
-    assert "up to date" in capsys.readouterr().out
+    assert "up to date" in capsys.readouterr().err
     assert (out.read_bytes(), out.stat().st_mtime_ns) == before
     assert len(state.requests) == n
     # a fresh lock with a cold cache gives the same bytes
@@ -349,7 +349,7 @@ def test_hand_edited_lock_is_rewritten(tmp_path: Path, upstream, capsys) -> None
     good = out.read_text()
     out.write_text(good + "garbage==1.0\n")
     assert lock_cli(tmp_path, url, "--python-version", "3.7", "alpha")[0] == 0
-    assert "up to date" not in capsys.readouterr().out
+    assert "up to date" not in capsys.readouterr().err
     assert out.read_text() == good
 
 
@@ -441,7 +441,7 @@ def test_active_extras_are_honoured_and_listed_in_both_files(  # type: ignore[no
     assert "pkg-a==1.0 \\" in text  # 2.0's integration with b needs b>=2: not the image's
     assert "# active extra pkg-a[b]: b 1.0 from the image" in text
     assert [a.shown for a in load_lock(out).active_extras] == ["pkg-a[b]: b 1.0 from the image"]
-    assert "active extra pkg-a[b]: b 1.0 from the image" in capsys.readouterr().out
+    assert "active extra pkg-a[b]: b 1.0 from the image" in capsys.readouterr().err
     # opting out: the newest release, its integration left unchecked
     code, out = lock_cli(
         tmp_path, f"{url}/simple", "--image", str(image), "--ignore-active-extras", "pkg-a"

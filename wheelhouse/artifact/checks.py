@@ -45,6 +45,7 @@ from wheelhouse.model.lock import Lock
 from wheelhouse.model.profile import Profile
 from wheelhouse.model.pyrange import python_range
 from wheelhouse.model.record import b64_digest, file_hash, read_record, sha256_text
+from wheelhouse.progress import Progress
 from wheelhouse.store.layout import Wheelhouse
 
 
@@ -288,7 +289,12 @@ def check_dependencies(
 
 
 def check_imports(
-    python: str, layout: TargetLayout, dists: Sequence[TreeDist], lock: Lock, target: Profile
+    python: str,
+    layout: TargetLayout,
+    dists: Sequence[TreeDist],
+    lock: Lock,
+    target: Profile,
+    progress: Progress | None = None,
 ) -> list[Finding]:
     """Every top-level module of the artifact, and of every image package that depends on a
     package the artifact shadows, imported in a fresh process with the artifact first."""
@@ -299,7 +305,8 @@ def check_imports(
     affected = {m: a for a in affected_by(image, shadowed, target) for m in a.dist.modules}
     for m in own:
         affected.pop(m, None)  # the artifact's own copy is what gets imported
-    run = import_modules(python, layout.site_packages, [*own, *sorted(affected)])
+    modules = [*own, *sorted(affected)]
+    run = import_modules(python, layout.site_packages, modules, progress=progress)
     out = _python_mismatch(python, run.python_version, lock)
     site = layout.site_packages.resolve()
     images = {d.name: d.version for d in image}

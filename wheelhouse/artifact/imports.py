@@ -1,22 +1,25 @@
 """Import top-level modules under the target's interpreter, each in a fresh process.
 
 The path is set as the image sets it: the site-packages folder prepended to PYTHONPATH.
-Byte-code writing is off, so checking never changes the tree.
+Byte-code writing is off, so checking never changes the tree. What a module prints is kept
+in temporary files and read back bounded (the end of each), never held whole.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import subprocess
+import tempfile
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from wheelhouse.errors import UsageError
 from wheelhouse.interpreters import resolve_interpreter
+from wheelhouse.progress import Counter, Progress
 
 _MARK = "@@wheelhouse-imports@@"
 # One module per process: a module that breaks the interpreter's state (or another module's
@@ -30,9 +33,10 @@ try:
     out["file"] = where if isinstance(where, str) else (where[0] if where else None)
 except BaseException:
     out.update(ok=False, error=traceback.format_exc())
-sys.stdout.write("\\n{_MARK}" + json.dumps(out))
+sys.stdout.write("\\n{_MARK}" + json.dumps(out) + "\\n")
 """
 TAIL_LINES = 8
+TAIL_BYTES = 1 << 20  # of each process's output, read back from its end
 WORKERS = 2  # imports are CPU-bound; the machines this runs on have few cores
 
 
@@ -74,10 +78,14 @@ def top_level_modules(record_paths: Iterable[str]) -> list[str]:
 
 
 def import_modules(
-    python: str, site_packages: Path, modules: Sequence[str], timeout: float = 300
+    python: str,
+    site_packages: Path,
+    modules: Sequence[str],
+    timeout: float = 300,
+    progress: Progress | None = None,
 ) -> ImportRun:
     """Import each module in a fresh interpreter with the folder first on PYTHONPATH, as the
-    image sets it; a failure does not stop the others."""
+    image sets it; a failure does not stop the others. Each is reported as it is done."""
     python = resolve_interpreter(python)
     site_packages = site_packages.absolute()
     env = dict(os.environ)
@@ -86,47 +94,66 @@ def import_modules(
     )
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     env["PYTHONNOUSERSITE"] = "1"
-    run = functools.partial(_import_one, python, env, site_packages.parent, timeout)
+    step = Counter(progress, f"importing modules under {python}", len(modules))
+    step.start()
+    results: list[tuple[ImportOutcome, str]] = []
     with ThreadPoolExecutor(WORKERS) as pool:
-        results = list(pool.map(run, modules))
+        futures: dict[Future[tuple[ImportOutcome, str]], str] = {
+            pool.submit(_import_one, python, env, site_packages.parent, timeout, m): m
+            for m in modules
+        }
+        for future in as_completed(futures):
+            results.append(future.result())
+            step.advance(futures[future])
+    step.finish()
     versions = [v for _, v in results if v]
     if modules and not versions:
         raise UsageError(f"{python} did not report its version while importing modules")
     outcomes = tuple(sorted((o for o, _ in results), key=lambda o: o.module))
-    return ImportRun(
-        python=python, python_version=versions[0] if versions else "", outcomes=outcomes
-    )
+    return ImportRun(python, versions[0] if versions else "", outcomes)
 
 
 def _import_one(
     python: str, env: dict[str, str], cwd: Path, timeout: float, module: str
 ) -> tuple[ImportOutcome, str]:
     """One module imported in its own process: the outcome and the interpreter's version."""
-    try:
-        proc = subprocess.run(
-            [python, "-c", _SCRIPT, module],
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=cwd,
-            timeout=timeout,
-        )
-    except OSError as exc:
-        raise UsageError(f"cannot run {python}: {exc.strerror}") from exc
-    except subprocess.TimeoutExpired:
-        return ImportOutcome(module, False, error_tail=f"import took over {timeout:.0f}s"), ""
-    if _MARK not in proc.stdout:
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        try:
+            proc = subprocess.run(
+                [python, "-c", _SCRIPT, module],
+                stdout=out,
+                stderr=err,
+                env=env,
+                cwd=cwd,
+                timeout=timeout,
+            )
+        except OSError as exc:
+            raise UsageError(f"cannot run {python}: {exc.strerror}") from exc
+        except subprocess.TimeoutExpired:
+            return ImportOutcome(module, False, error_tail=f"import took over {timeout:.0f}s"), ""
+        stdout, stderr = _end_of(out), _end_of(err)
+    if _MARK not in stdout:
         # the interpreter died (a crash in an extension module): that is a failure too
-        tail = _tail(proc.stderr) or f"the interpreter exited with {proc.returncode}"
+        tail = _tail(stderr) or f"the interpreter exited with {proc.returncode}"
         return ImportOutcome(module, False, error_tail=tail), ""
-    data = json.loads(proc.stdout.rsplit(_MARK, 1)[1])
+    try:
+        data = json.loads(stdout.rsplit(_MARK, 1)[1])
+    except ValueError:
+        return ImportOutcome(module, False, error_tail="its report was garbled"), ""
     outcome = ImportOutcome(
         module=module,
-        ok=bool(data["ok"]),
+        ok=bool(data.get("ok")),
         file=data.get("file"),
-        error_tail=_tail(data.get("error", "")),
+        error_tail=_tail(str(data.get("error", ""))),
     )
-    return outcome, str(data["python"])
+    return outcome, str(data.get("python", ""))
+
+
+def _end_of(f: IO[bytes]) -> str:
+    """The last TAIL_BYTES of what a process wrote."""
+    size = f.seek(0, os.SEEK_END)
+    f.seek(max(0, size - TAIL_BYTES))
+    return f.read().decode("utf-8", "replace")
 
 
 def _tail(text: str) -> str:

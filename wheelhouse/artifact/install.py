@@ -17,7 +17,7 @@ import sys
 import tempfile
 import zipfile
 from collections.abc import Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,9 +44,11 @@ from wheelhouse.artifact.manifest import (
 from wheelhouse.artifact.plan import PlannedWheel, check_hash, plan_install
 from wheelhouse.artifact.scripts import SharedScript, script_names, shared_scripts
 from wheelhouse.artifact.wheelsource import CheckedWheel, check_directory_size, mapped
-from wheelhouse.errors import InstallError, IntegrityError, WheelhouseError
+from wheelhouse.errors import InstallError, IntegrityError, UsageError, WheelhouseError
+from wheelhouse.files import os_error_text
 from wheelhouse.interpreters import check_interpreter
 from wheelhouse.model.lock import Lock
+from wheelhouse.progress import Counter, Progress
 
 log = logging.getLogger("wheelhouse")
 
@@ -76,9 +78,15 @@ class InstallResult:
 
 
 def install_lock(
-    lock: Lock, wheelhouse: Path, target: Path, options: InstallOptions = InstallOptions()
+    lock: Lock,
+    wheelhouse: Path,
+    target: Path,
+    options: InstallOptions = InstallOptions(),
+    progress: Progress | None = None,
 ) -> InstallResult:
     """Make `target` hold exactly the lock's to-install distributions."""
+    if options.jobs < 0:
+        raise UsageError(f"jobs: {options.jobs}: give 0 (one per CPU) or more")
     # each wheel's lock hash is checked by the process that unpacks it, on the bytes it unpacks
     wheels = plan_install(lock, wheelhouse, hash_later=True)
     minor = lock.target.python_minor
@@ -86,29 +94,16 @@ def install_lock(
         check_interpreter(options.compile_with, minor)  # before any work, not after
     target = Path(os.path.abspath(target))
     previous = _previous_manifest(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.staging-", dir=target.parent))
+    shared = shared_scripts([(w.label, script_names(w.path, w.label)) for w in wheels])
+    staging = _staging_beside(target)
     try:
-        os.chmod(staging, 0o755)
         layout = TargetLayout(staging, minor)
-        interpreter = options.interpreter or f"/usr/bin/env python{minor}"
-        umask = os.umask(0o022)
-        os.umask(umask)
-        shared = shared_scripts([(w.label, script_names(w.path, w.label)) for w in wheels])
-        wheels, written = _install_all(wheels, layout, interpreter, options, umask, shared)
-        files = tuple(
-            sorted(
-                (ManifestFile(w.path, w.sha256, w.size, w.executable) for w in written),
-                key=lambda f: f.path,
-            )
-        )
-        compiled = ""
-        if options.compile_with:
-            compiled = compile_tree(options.compile_with, minor, layout.site_packages).version
-            files = scan_tree(staging)  # with the byte-code
-        manifest = _manifest(lock, wheels, files, compiled)
-        write_manifest(staging, manifest)
+        wheels, manifest = _build(lock, wheels, layout, options, progress, shared)
         _swap_in(staging, target)
+    except OSError as exc:  # said of the user's folder, not of the staging one
+        shutil.rmtree(staging, ignore_errors=True)
+        shown = _user_path(exc.filename, staging, target)
+        raise InstallError(f"cannot install into {target}: {os_error_text(exc, shown)}") from exc
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -121,6 +116,63 @@ def install_lock(
     return InstallResult(
         target, TargetLayout(target, minor), wheels, removed, manifest, tuple(shared)
     )
+
+
+def _staging_beside(target: Path) -> Path:
+    """The folder the new tree is built in: beside the target, so that it can be swapped in
+    with a rename."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.staging-", dir=target.parent))
+        os.chmod(staging, 0o755)
+    except OSError as exc:
+        raise InstallError(
+            f"cannot install into {target}: the new tree is built beside it and swapped in: "
+            + os_error_text(exc, target.parent)
+        ) from exc
+    return staging
+
+
+def _user_path(filename: object, staging: Path, target: Path) -> str | None:
+    """A path inside the staging folder as the same path inside the target."""
+    if not isinstance(filename, str):
+        return None
+    try:
+        return str(target / Path(filename).relative_to(staging))
+    except ValueError:
+        return filename
+
+
+def _build(
+    lock: Lock,
+    wheels: tuple[PlannedWheel, ...],
+    layout: TargetLayout,
+    options: InstallOptions,
+    progress: Progress | None,
+    shared: Sequence[SharedScript] = (),
+) -> tuple[tuple[PlannedWheel, ...], Manifest]:
+    """Every wheel unpacked into the staging layout, byte-code if asked, the manifest."""
+    minor = layout.python_minor
+    interpreter = options.interpreter or f"/usr/bin/env python{minor}"
+    umask = os.umask(0o022)
+    os.umask(umask)
+    wheels, written = _install_all(wheels, layout, interpreter, options, umask, progress, shared)
+    files = tuple(
+        sorted(
+            (ManifestFile(w.path, w.sha256, w.size, w.executable) for w in written),
+            key=lambda f: f.path,
+        )
+    )
+    compiled = ""
+    if options.compile_with:
+        step = Counter(progress, f"compiling byte-code with Python {minor}", None)
+        step.start()
+        compiled = compile_tree(options.compile_with, minor, layout.site_packages).version
+        step.finish()
+        files = scan_tree(layout.root)  # with the byte-code
+    manifest = _manifest(lock, wheels, files, compiled)
+    write_manifest(layout.root, manifest)
+    return wheels, manifest
 
 
 def _manifest(
@@ -165,22 +217,26 @@ def _install_all(
     interpreter: str,
     options: InstallOptions,
     umask: int,
+    progress: Progress | None = None,
     shared: Sequence[SharedScript] = (),
 ) -> tuple[tuple[PlannedWheel, ...], list[WrittenFile]]:
     """Every wheel unpacked into the layout: the wheels with their checked hashes, and the
-    files written. A script that several wheels declare is written by the last one only."""
+    files written. Each wheel is reported as it is done (the workers do not log: they may
+    be forked processes). A script several wheels declare is written by the last one only."""
     workers = options.jobs if options.jobs > 0 else min(16, os.cpu_count() or 1)
     # the biggest first, so that the slowest wheel is not the last to start
     ordered = sorted(wheels, key=lambda w: -w.size)
     problems: list[WheelhouseError] = []
     written: list[WrittenFile] = []
     checked: list[PlannedWheel] = []
+    step = Counter(progress, "installing wheels", len(wheels))
+    step.start()
     with _pool(workers, len(wheels), options.processes) as pool:
-        futures = [
-            pool.submit(_install_one, w, layout, interpreter, umask, _lost(w, shared))
+        futures = {
+            pool.submit(_install_one, w, layout, interpreter, umask, _lost(w, shared)): w
             for w in ordered
-        ]
-        for future in futures:
+        }
+        for future in as_completed(futures):
             exc = future.exception()
             if isinstance(exc, WheelhouseError):
                 problems.append(exc)
@@ -190,6 +246,8 @@ def _install_all(
                 wheel, files = future.result()
                 checked.append(wheel)
                 written += files
+            step.advance(futures[future].label)
+    step.finish()
     if problems:
         text = "cannot install the lock; nothing was changed:\n" + "\n".join(
             str(p) for p in sorted(problems, key=str)
@@ -221,7 +279,6 @@ def _install_one(
     skip_scripts: frozenset[str] = frozenset(),
 ) -> tuple[PlannedWheel, list[WrittenFile]]:
     """Check one wheel's bytes against the lock, then unpack exactly those bytes."""
-    log.info("installing %s", wheel.label)
     destination = SafeDestination(
         scheme_dict=layout.scheme_dict(),
         interpreter=interpreter,
@@ -260,8 +317,9 @@ def _install_one(
         raise IntegrityError(
             f"{wheel.label}: {wheel.path.name} is not a sound wheel: {exc}"
         ) from exc
-    except OSError as exc:
-        raise InstallError(f"{wheel.label}: cannot install: {exc}") from exc
+    except OSError as exc:  # named inside the target, not by the staging folder's name
+        shown = _user_path(exc.filename, layout.root, Path("."))
+        raise InstallError(f"{wheel.label}: cannot install: {os_error_text(exc, shown)}") from exc
     return wheel, destination.written
 
 

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 from pathlib import Path
 from typing import Any
+
+from wheelhouse.cli._progress import step_progress
+
+log = logging.getLogger("wheelhouse")
 
 
 def register(sub: Any) -> None:
@@ -26,8 +31,9 @@ def register(sub: Any) -> None:
     )
     p.add_argument(
         "--python",
-        help="the target's interpreter (the image or its image-env stand-in): imports every "
-        "module of the artifact and of the image packages that depend on what it shadows",
+        help="the target's interpreter (a path, or a version such as 3.7): imports every module "
+        "of the artifact and of the image packages that depend on what it shadows; the image "
+        "stand-in's (wheelhouse image-env) has the image's packages",
     )
     p.add_argument(
         "--wheelhouse",
@@ -63,10 +69,11 @@ def run(args: argparse.Namespace) -> int:
         image,
         args.python,
         args.wheelhouse,
+        step_progress(),
         active_extras=not args.ignore_active_extras,
     )
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
-    else:
+    elif not report.ok or log.getEffectiveLevel() <= logging.INFO:  # -q: failures only
         print(render_text(report), end="")
     return 0 if report.ok else 1

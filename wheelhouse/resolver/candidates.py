@@ -30,6 +30,18 @@ class Options:
     exclude_newer: datetime | None = None
     allow_sdist: bool = False  # use an sdist's metadata when no wheel fits (image profiles)
     constraints: Mapping[NormalizedName, SpecifierSet] = field(default_factory=dict)
+    # versions tried first where still allowed: the existing lock's pins (`lock` keeps them
+    # unless asked to upgrade, as uv and pip-compile do)
+    prefer: Mapping[NormalizedName, Version] = field(default_factory=dict)
+
+    def preferred_first(self, name: NormalizedName, versions: Sequence[Version]) -> list[Version]:
+        """`versions`, newest first, with the preferred one (if among them) moved to the front."""
+        ordered = sorted(versions, reverse=True)
+        preferred = self.prefer.get(name)
+        if preferred is not None and preferred in ordered:
+            ordered.remove(preferred)
+            ordered.insert(0, preferred)
+        return ordered
 
 
 @dataclass

@@ -180,7 +180,7 @@ class Provider(AbstractProvider[Req, Candidate, str]):
         full = spec & constraint if constraint is not None else spec
         filtered = self.filtered(name, pinned_exactly(spec))
         versions = [v for v in filtered.candidates if v not in bad]
-        ordered = sorted(set(full.filter(versions)), reverse=True)
+        ordered = self.options.preferred_first(name, list(full.filter(versions)))
         for i, version in enumerate(ordered):
             if i:  # backtracking has reached older releases: read the next few at once
                 ahead = ordered[i + 1 : i + 1 + WARM_AHEAD]
@@ -333,7 +333,7 @@ class Provider(AbstractProvider[Req, Candidate, str]):
         versions = list(SpecifierSet().filter(versions)) or versions
         if not versions:
             return None
-        return filtered.candidates[max(versions)][0]
+        return filtered.candidates[self.options.preferred_first(name, versions)[0]][0]
 
 
 def _req(r: Requirement, source: str, drop_extras: bool = False) -> Req:

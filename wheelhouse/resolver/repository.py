@@ -58,6 +58,7 @@ class IndexRepository:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         offline: bool = False,
+        refresh: bool = False,
     ) -> None:
         self.config = config
         self.cache = cache
@@ -70,11 +71,11 @@ class IndexRepository:
             config.find_links,
             retries=config.retries,
             offline=offline,
+            refresh=refresh,
         )
         self.fetcher = MetadataFetcher(self._client, cache, retries=config.retries, offline=offline)
         self._meta: dict[str, asyncio.Task[CoreMetadata]] = {}
         self._prefetched: set[NormalizedName] = set()
-        self._ahead: list[Future[None]] = []  # prefetches and reads ahead under way
 
     async def _make_client(self, transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
         return make_client(self.config, transport=transport, max_connections=24)
@@ -100,12 +101,12 @@ class IndexRepository:
     ) -> None:
         for name in set(names) - self._prefetched:
             self._prefetched.add(name)  # once per name: the resolver asks again and again
-            self._ahead.append(self._loop.submit(self._prefetch(name, choose)))
+            self._loop.submit(self._prefetch(name, choose))
 
     def warm(self, files: Sequence[DistFile]) -> None:
         for f in files:
             if f.url not in self._meta:
-                self._ahead.append(self._loop.submit(self._warm(f)))
+                self._loop.submit(self._warm(f))
 
     # -- internals -------------------------------------------------------------------
     async def _warm(self, file: DistFile) -> None:
@@ -133,8 +134,17 @@ class IndexRepository:
             log.debug("prefetch of %s failed: %s", name, exc)
 
     def close(self) -> None:
-        for future in self._ahead:  # reading ahead for a resolution that is over
-            future.cancel()
-        self._loop.run(self._client.aclose())
+        self._loop.run(self._shutdown())
         self._loop.close()
         self.cache.close()
+
+    async def _shutdown(self) -> None:
+        """Cancel what is still in flight (prefetches the resolution did not need) and wait
+        for it to end, then close the client: a loop closed with tasks pending leaves
+        "Task was destroyed but it is pending!" at exit."""
+        current = asyncio.current_task()
+        pending = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        await self._client.aclose()

@@ -32,6 +32,7 @@ from wheelhouse.model.extras import ActiveExtra, settle
 from wheelhouse.model.profile import InstalledDist, Profile
 from wheelhouse.model.requirements import Req
 from wheelhouse.net.pages import DistFile
+from wheelhouse.progress import Counter, Progress
 from wheelhouse.resolver.candidates import Options
 from wheelhouse.resolver.explain import explain_conflict, override_chain
 from wheelhouse.resolver.provider import (
@@ -87,11 +88,13 @@ class Resolution:
 
 
 class _Reporter(BaseReporter[Req, Candidate, str]):
-    """Counts rounds and notes every image package a conflict showed to be in the way."""
+    """Counts rounds, reports each choice (progress) and notes every image package a
+    conflict showed to be in the way."""
 
-    def __init__(self, provider: Provider) -> None:
+    def __init__(self, provider: Provider, step: Counter) -> None:
         self.rounds = 0
         self.provider = provider
+        self.step = step
         self.forced: set[NormalizedName] = set()
         self.active: dict[str, None] = {}  # active-extra requirements met in conflicts
 
@@ -106,12 +109,16 @@ class _Reporter(BaseReporter[Req, Candidate, str]):
             if ACTIVE_MARK in c.requirement.source:
                 self.active[f"{c.requirement.source} requires {c.requirement.shown}"] = None
 
+    def pinning(self, candidate: Candidate) -> None:
+        self.step.advance(candidate.shown)  # each choice, for progress (backtracking too)
+
 
 def resolve(
     requirements: Sequence[Req],
     profile: Profile,
     repository: Repository,
     options: Options | None = None,
+    progress: Progress | None = None,
     keep: KeepImage = KeepImage(),
 ) -> Resolution:
     """Resolve `requirements` for `profile`, keeping the image's packages where they are."""
@@ -130,20 +137,34 @@ def resolve(
         present=frozenset(provider.image) | frozenset(user_names),
         honour_extras=keep.active_extras,
     )
+    step = Counter(progress, f"resolving for {profile.name}", None)
+    step.start()
+    try:
+        result, passes = _settle(provider, roots, policy, keep, step)
+    finally:
+        step.finish()
+    resolution = _collect(result, provider, user, passes)
+    if not keep.overrides:
+        _refuse_overrides(resolution, profile)
+    return resolution
+
+
+def _settle(
+    provider: Provider, roots: list[Req], policy: Policy, keep: KeepImage, step: Counter
+) -> tuple[Any, int]:
+    """Passes until the environment the active extras assume is the one they produce; the
+    result and the number of resolver passes it took."""
     pinned = policy.released  # the user's own: never taken back
     passes = 0
     for _ in range(EXTRA_PASSES):
-        result, policy, tries = _resolve_keeping_image(provider, roots, policy)
-        result, policy, more = _fewest(provider, roots, policy, result, policy.released & pinned)
+        result, policy, tries = _resolve_keeping_image(provider, roots, policy, step)
+        result, policy, more = _fewest(provider, roots, policy, result, pinned, step)
         passes += tries + more
         present = frozenset(c.name for c in result.mapping.values())
         if not keep.active_extras or present <= policy.present:
             break
         policy = replace(policy, present=policy.present | present)
-    resolution = _collect(result, provider, user, passes)
-    if not keep.overrides:
-        _refuse_overrides(resolution, profile)
-    return resolution
+    return result, passes
 
 
 def _user_forced(
@@ -175,13 +196,13 @@ def forced_names(causes: Iterable[Any], provider: Provider) -> set[NormalizedNam
 
 
 def _resolve_keeping_image(
-    provider: Provider, roots: list[Req], policy: Policy
+    provider: Provider, roots: list[Req], policy: Policy, step: Counter
 ) -> tuple[Any, Policy, int]:
     """Passes of the resolver, releasing image packages only as conflicts prove them in the
     way; the result, the policy it ended with and the number of passes."""
     for tries in range(1, len(provider.image) + 2):
         provider.policy = policy
-        reporter = _Reporter(provider)
+        reporter = _Reporter(provider, step)
         resolver: Resolver[Req, Candidate, Ident] = Resolver(provider, reporter)
         try:
             return resolver.resolve(roots, max_rounds=MAX_ROUNDS), policy, tries
@@ -203,6 +224,7 @@ def _fewest(
     policy: Policy,
     result: Any,
     fixed: frozenset[NormalizedName],
+    step: Counter,
 ) -> tuple[Any, Policy, int]:
     """Fewer overrides where some were released needlessly: resolvelib's backjumping may
     give up on a name that another choice would have kept, so each released name that ended
@@ -213,7 +235,10 @@ def _fewest(
         provider.policy = trial
         passes += 1
         try:
-            better = Resolver(provider, BaseReporter()).resolve(roots, max_rounds=MAX_ROUNDS)
+            resolver: Resolver[Req, Candidate, Ident] = Resolver(
+                provider, _Reporter(provider, step)
+            )
+            better = resolver.resolve(roots, max_rounds=MAX_ROUNDS)
         except (ResolutionImpossible, ResolutionTooDeep):
             continue
         if len(_overridden(better, provider.image)) < len(_overridden(result, provider.image)):
