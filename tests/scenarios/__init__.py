@@ -67,11 +67,18 @@ class Outcome:
 
 
 def cli(*argv: str) -> tuple[int, str]:
-    """The command line as a user runs it, in this process; its exit code and output."""
+    """The command line as a user runs it, in this process; its exit code and output (what
+    it printed, then what it logged)."""
+    code, out, err = cli_streams(*argv)
+    return code, out + err
+
+
+def cli_streams(*argv: str) -> tuple[int, str, str]:
+    """The exit code, standard output and standard error of one command."""
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = main(list(argv))
-    return code, out.getvalue() + err.getvalue()
+    return code, out.getvalue(), err.getvalue()
 
 
 def prepare(python37: str, work: Path | None = None) -> Stage:
@@ -131,8 +138,9 @@ def run_scenario(name: str, stage: Stage) -> Outcome:
 
 
 def _verify(target: Path, lock: Path, python: Path) -> tuple[str, ...]:
-    code, text = cli("verify", str(target), "--lock", str(lock), "--python", str(python), "--json")
-    report = json.loads(text[text.index("{") :])
+    argv = ["verify", str(target), "--lock", str(lock), "--python", str(python), "--json"]
+    code, text, _ = cli_streams(*argv)
+    report = json.loads(text)
     errors = tuple(
         f"{f['subject']}: {f['message']}" for f in report["findings"] if f["severity"] == "error"
     )
