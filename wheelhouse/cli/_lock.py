@@ -55,6 +55,23 @@ def register(sub: Any) -> None:
         help="lock exactly the image profile's installed set (to mirror it and "
         "build a stand-in of the image with image-env)",
     )
+    p.add_argument(
+        "--allow-sdist",
+        nargs="?",
+        action="append",
+        const=":all:",
+        default=[],
+        metavar="NAME",
+        help="let NAME (repeatable; every project when given alone, e.g. last or as "
+        "--allow-sdist=:all:) be locked as an sdist, to be built for the target by "
+        "sync --build-with, where no wheel of any acceptable version fits the target",
+    )
+    p.add_argument(
+        "--build-with",
+        metavar="PYTHON",
+        help="the target's interpreter: builds the metadata of an allowed sdist whose "
+        "PKG-INFO and pyproject.toml do not state it statically (PEP 643)",
+    )
     add_target_options(p)
     add_index_options(p)
     p.set_defaults(func=run)
@@ -69,6 +86,8 @@ def run(args: argparse.Namespace) -> int:
 
         if args.requirements or args.requirement:
             raise UsageError("--image-packages takes no requirements: it locks the image's own")
+        if args.allow_sdist or args.build_with:
+            raise UsageError("--image-packages locks the image's own files: no --allow-sdist")
         if args.exclude_newer or args.offline:
             raise UsageError(
                 "--image-packages pins the image's exact versions: "
@@ -90,6 +109,8 @@ def run(args: argparse.Namespace) -> int:
             exclude_newer=args.exclude_newer,
             cache_dir=cache_dir(args),
             offline=args.offline,
+            allow_sdist=tuple(args.allow_sdist),
+            build_with=args.build_with,
         ),
         profile,
         index_config(args),
@@ -108,5 +129,10 @@ def run(args: argparse.Namespace) -> int:
     )
     for pin in overrides:
         print(f"  override: {pin.name} {pin.version} replaces the image's {pin.image_version}")
+    for pin in (p for p in added if p.from_sdist):
+        print(
+            f"  built from sdist: {pin.name} {pin.version} "
+            f"(build requirements: {', '.join(pin.build_requires) or 'none'})"
+        )
     print(f"{outcome.pylock}: written")
     return 0

@@ -27,36 +27,8 @@ def render_pylock(lock: Lock) -> str:
     import tomli_w
 
     t = lock.target
-    packages: list[dict[str, Any]] = []
-    for pin in sorted(lock.pins, key=lambda p: p.name):
-        if not pin.installs:
-            continue
-        pkg: dict[str, Any] = {"name": pin.name, "version": pin.version}
-        if pin.requires_python:
-            pkg["requires-python"] = pin.requires_python
-        if pin.index:
-            pkg["index"] = pin.index
-        wheels = []
-        for f in pin.files:
-            w: dict[str, Any] = {"name": f.filename}
-            if f.upload_time is not None:
-                w["upload-time"] = _utc(f.upload_time)
-            if f.url:
-                w["url"] = f.url
-            if f.size is not None:
-                w["size"] = f.size
-            w["hashes"] = dict(sorted(f.hashes.items()))
-            wheels.append(w)
-        pkg["wheels"] = wheels
-        tool: dict[str, Any] = {
-            "source": pin.source,
-            "via": list(pin.via),
-            "requires-dist": list(pin.requires_dist),
-        }
-        if pin.image_version:
-            tool["image-version"] = pin.image_version
-        pkg["tool"] = {"wheelhouse": tool}
-        packages.append(pkg)
+    packages = [_package(p) for p in sorted(lock.pins, key=lambda p: p.name) if p.installs]
+    builds = [_package(p) for p in sorted(lock.build_pins(), key=lambda p: (p.name, p.version))]
     doc: dict[str, Any] = {
         "lock-version": "1.0",
         "environments": [t.environment],
@@ -82,6 +54,7 @@ def render_pylock(lock: Lock) -> str:
                     "tags": list(t.tags),
                     "markers": dict(sorted(t.markers.items())),
                 },
+                **({"build-packages": builds} if builds else {}),
                 "image-provided": [
                     {"name": p.name, "version": p.version, "via": list(p.via)}
                     for p in sorted(lock.image_provided(), key=lambda p: p.name)
@@ -90,6 +63,75 @@ def render_pylock(lock: Lock) -> str:
         },
     }
     return tomli_w.dumps(doc)
+
+
+def _package(pin: Pin) -> dict[str, Any]:
+    """One pin as a PEP 751 package: its wheels, or the sdist it is built from."""
+    pkg: dict[str, Any] = {"name": pin.name, "version": pin.version}
+    if pin.requires_python:
+        pkg["requires-python"] = pin.requires_python
+    if pin.index:
+        pkg["index"] = pin.index
+    if pin.from_sdist:
+        pkg["sdist"] = _file(pin.files[0])
+    else:
+        pkg["wheels"] = [_file(f) for f in pin.files]
+    tool: dict[str, Any] = {
+        "source": pin.source,
+        "via": list(pin.via),
+        "requires-dist": list(pin.requires_dist),
+    }
+    if pin.image_version:
+        tool["image-version"] = pin.image_version
+    if pin.from_sdist:
+        tool["build-requires"] = list(pin.build_requires)
+    if pin.built_wheel is not None:
+        tool["built-wheel"] = _file(pin.built_wheel)
+    pkg["tool"] = {"wheelhouse": tool}
+    return pkg
+
+
+def _file(f: LockedFile) -> dict[str, Any]:
+    w: dict[str, Any] = {"name": f.filename}
+    if f.upload_time is not None:
+        w["upload-time"] = _utc(f.upload_time)
+    if f.url:
+        w["url"] = f.url
+    if f.size is not None:
+        w["size"] = f.size
+    w["hashes"] = dict(sorted(f.hashes.items()))
+    return w
+
+
+def _locked(w: dict[str, Any]) -> LockedFile:
+    return LockedFile(
+        filename=w["name"],
+        hashes=dict(w["hashes"]),
+        url=w.get("url"),
+        size=w.get("size"),
+        upload_time=w.get("upload-time"),
+    )
+
+
+def _pin(pkg: dict[str, Any], default_source: str = "install") -> Pin:
+    ptool = pkg.get("tool", {}).get("wheelhouse", {})
+    wheels = pkg.get("wheels", [])
+    files = tuple(_locked(w) for w in wheels) or (
+        (_locked(pkg["sdist"]),) if "sdist" in pkg else ()
+    )
+    return Pin(
+        name=canonicalize_name(pkg["name"]),
+        version=pkg["version"],
+        source=ptool.get("source", default_source),
+        files=files,
+        via=tuple(ptool.get("via", ())),
+        image_version=ptool.get("image-version"),
+        requires_dist=tuple(ptool.get("requires-dist", ())),
+        requires_python=pkg.get("requires-python"),
+        index=pkg.get("index"),
+        build_requires=tuple(ptool.get("build-requires", ())),
+        built_wheel=_locked(ptool["built-wheel"]) if "built-wheel" in ptool else None,
+    )
 
 
 def parse_pylock(text: str, path: str = "<pylock>") -> Lock:
@@ -118,32 +160,8 @@ def parse_pylock(text: str, path: str = "<pylock>") -> Lock:
             markers=dict(t["markers"]),
             environment=doc["environments"][0],
         )
-        pins = []
-        for pkg in doc.get("packages", []):
-            ptool = pkg.get("tool", {}).get("wheelhouse", {})
-            files = tuple(
-                LockedFile(
-                    filename=w["name"],
-                    hashes=dict(w["hashes"]),
-                    url=w.get("url"),
-                    size=w.get("size"),
-                    upload_time=w.get("upload-time"),
-                )
-                for w in pkg.get("wheels", [])
-            )
-            pins.append(
-                Pin(
-                    name=canonicalize_name(pkg["name"]),
-                    version=pkg["version"],
-                    source=ptool.get("source", "install"),
-                    files=files,
-                    via=tuple(ptool.get("via", ())),
-                    image_version=ptool.get("image-version"),
-                    requires_dist=tuple(ptool.get("requires-dist", ())),
-                    requires_python=pkg.get("requires-python"),
-                    index=pkg.get("index"),
-                )
-            )
+        pins = [_pin(pkg) for pkg in doc.get("packages", [])]
+        pins += [_pin(pkg, "build") for pkg in tool.get("build-packages", [])]
         for p in tool.get("image-provided", []):
             pins.append(
                 Pin(

@@ -128,6 +128,7 @@ def explain_no_candidates(name: NormalizedName, spec: SpecifierSet, provider: Pr
             )
             reason.append(
                 "an sdist exists but wheelhouse locks wheels only"
+                " (lock --allow-sdist NAME builds it)"
                 if filtered.no_wheel[top]
                 else "and no sdist for it either"
             )

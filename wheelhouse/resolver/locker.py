@@ -6,8 +6,8 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     import httpx
 
     from wheelhouse.net.pages import DistFile
+    from wheelhouse.resolver.candidates import Options
+    from wheelhouse.resolver.repository import IndexRepository
     from wheelhouse.resolver.resolve import Resolution, Resolved
 
 log = logging.getLogger("wheelhouse")
@@ -39,6 +41,9 @@ class LockRequest:
     exclude_newer: str | None = None
     cache_dir: Path | None = field(default_factory=default_cache_dir)
     offline: bool = False
+    # projects that may be locked as an sdist to build (":all:" for any); see `Options.sdists`
+    allow_sdist: tuple[str, ...] = ()
+    build_with: str | None = None  # the target's interpreter, for sdists without static metadata
 
 
 @dataclass(frozen=True)
@@ -52,7 +57,11 @@ class LockOutcome:
 
 
 def input_digest(
-    reqs: RequirementSet, profile: Profile, config: IndexConfig, exclude_newer: str | None
+    reqs: RequirementSet,
+    profile: Profile,
+    config: IndexConfig,
+    exclude_newer: str | None,
+    allow_sdist: Sequence[str] = (),
 ) -> str:
     doc = {
         "wheelhouse": __version__,
@@ -61,6 +70,8 @@ def input_digest(
         "sources": config.fingerprint(),
         "exclude_newer": exclude_newer or "",
     }
+    if allow_sdist:  # only then, so that the digests of existing locks stay as they were
+        doc["allow_sdist"] = sorted(allow_sdist)
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
 
@@ -76,7 +87,8 @@ def lock(
     reqs = read_requirements(
         request.requirement_files, request.requirements, profile, config.constraints
     )
-    digest = input_digest(reqs, profile, config, request.exclude_newer)
+    sdists = frozenset(_sdist_names(request.allow_sdist))
+    digest = input_digest(reqs, profile, config, request.exclude_newer, sorted(sdists))
     for path in (request.output, pylock):
         if path.is_dir():
             raise UsageError(f"{path} is a folder: the lock files are written to file names")
@@ -92,16 +104,85 @@ def lock(
     repo = IndexRepository(
         config, Cache(request.cache_dir), transport=transport, offline=request.offline
     )
+    options = Options(
+        exclude_newer=cutoff,
+        constraints=reqs.constraints,
+        sdists=sdists,
+        build_with=request.build_with,
+    )
     try:
-        resolution = resolve(
-            reqs.reqs, profile, repo, Options(exclude_newer=cutoff, constraints=reqs.constraints)
-        )
+        resolution = resolve(reqs.reqs, profile, repo, options)
+        builds = _build_pins(repo, profile, options, resolution) if sdists else []
+        wheels = _lock_builds(repo, profile, options, resolution) if builds else {}
         result = build_lock(resolution, profile, reqs, config, digest, request.exclude_newer)
+        result = _with_builds(result, builds, wheels)
         stats = dict(repo.fetcher.stats)
     finally:
         repo.close()
     write_lock_files(result, request.output, pylock)
     return LockOutcome(result, True, request.output, pylock, time.perf_counter() - started, stats)
+
+
+def _sdist_names(values: Sequence[str]) -> list[str]:
+    from packaging.utils import canonicalize_name
+
+    return [v if v == ":all:" else str(canonicalize_name(v)) for v in values]
+
+
+def _build_pins(
+    repo: IndexRepository, profile: Profile, options: Options, resolution: Resolution
+) -> list[tuple[str, Resolution]]:
+    """For each sdist the resolution locked: its build requirements, resolved."""
+    from wheelhouse.resolver.builds import resolve_build_requirements
+
+    return [
+        (p.name, resolve_build_requirements(repo, profile, options, p.files[0]))
+        for p in resolution.packages
+        if p.files and not p.files[0].is_wheel and not p.from_image
+    ]
+
+
+def _lock_builds(
+    repo: IndexRepository, profile: Profile, options: Options, resolution: Resolution
+) -> dict[str, LockedFile]:
+    """With `--build-with`: each locked sdist built now, for the wheel's hash."""
+    from wheelhouse.resolver.builds import build_at_lock
+
+    python = options.build_with
+    if python is None:
+        return {}
+    return {
+        p.name: build_at_lock(repo, profile, options, p.files[0], python).wheel
+        for p in resolution.packages
+        if p.files and not p.files[0].is_wheel and not p.from_image
+    }
+
+
+def _with_builds(
+    result: Lock,
+    builds: Sequence[tuple[str, Resolution]],
+    wheels: Mapping[str, LockedFile],
+) -> Lock:
+    """The lock with the build pins, and each sdist pin naming its build environment (and
+    the wheel the lock built from it, if it did)."""
+    if not builds:
+        return result
+    env = {name: tuple(f"{p.name}=={p.version}" for p in r.packages) for name, r in builds}
+    users: dict[tuple[str, str], list[str]] = {}
+    first: dict[tuple[str, str], Resolved] = {}
+    for name, r in builds:
+        for p in r.packages:
+            users.setdefault((p.name, p.version), []).append(name)
+            first.setdefault((p.name, p.version), p)
+    build_pins = [
+        replace(_pin(first[key]), source="build", via=tuple(sorted(users[key])), image_version=None)
+        for key in sorted(first)
+    ]
+    pins = [
+        replace(p, build_requires=env.get(p.name, ()), built_wheel=wheels.get(p.name))
+        for p in result.pins
+    ]
+    return replace(result, pins=tuple(pins + build_pins))
 
 
 def locked_file(f: DistFile) -> LockedFile:

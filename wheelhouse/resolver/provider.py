@@ -136,7 +136,7 @@ class Provider(AbstractProvider[Req, Candidate, str]):
         filtered = self.filtered(name, pinned_exactly(spec))
         versions = [v for v in filtered.candidates if v not in bad]
         allowed = set(full.filter(versions))
-        for version in sorted(allowed, reverse=True):
+        for version in sorted(allowed, key=self._order(filtered), reverse=True):
             files = tuple(filtered.candidates[version])
             meta = self.metadata(name, version, files)
             if meta is None:
@@ -144,6 +144,16 @@ class Provider(AbstractProvider[Req, Candidate, str]):
             if not self.profile.accepts_python(meta.requires_python):
                 continue
             yield Candidate(name, version, extras, files)
+
+    def _order(self, filtered: Filtered) -> Callable[[Version], tuple[bool, Version]]:
+        """Newest first; with `lock --allow-sdist`, every version that has a fitting wheel
+        before any that would have to be built from its sdist."""
+        wheels_first = bool(self.options.sdists)
+
+        def key(v: Version) -> tuple[bool, Version]:
+            return (wheels_first and filtered.candidates[v][0].is_wheel, v)
+
+        return key
 
     def filtered(self, name: NormalizedName, allow_yanked: bool) -> Filtered:
         """The project's files sorted out for the target (once per name and yanked-ness)."""
@@ -163,8 +173,38 @@ class Provider(AbstractProvider[Req, Candidate, str]):
     ) -> CoreMetadata | None:
         key = (name, version)
         if key not in self._meta:
-            self._meta[key] = self.repo.metadata(files[0])
+            meta = self.repo.metadata(files[0])
+            if self._needs_build(files[0], meta):
+                meta = self._built_metadata(files[0], meta)
+            self._meta[key] = meta
         return self._meta[key]
+
+    def _needs_build(self, f: DistFile, meta: CoreMetadata) -> bool:
+        """A locked sdist whose PKG-INFO may not say what its wheel will require."""
+        return (
+            not f.is_wheel
+            and bool(self.options.sdists)
+            and not self.options.allow_sdist
+            and not meta.static_requirements
+        )
+
+    def _built_metadata(self, f: DistFile, meta: CoreMetadata) -> CoreMetadata:
+        python = self.options.build_with
+        if python is None:
+            why = (
+                f"Metadata-Version {meta.metadata_version or '?'}"
+                if not meta.dynamic
+                else f"Dynamic: {', '.join(meta.dynamic)}"
+            )
+            raise UsageError(
+                f"{f.filename}: no wheel of any acceptable version of {f.name} fits the "
+                f"target, and its sdist's requirements are not static ({why}); give "
+                "--build-with PYTHON (the target's interpreter) to build its metadata"
+            )
+        from wheelhouse.resolver.builds import build_at_lock
+
+        build = build_at_lock(self.repo, self.profile, self.options, f, python)  # type: ignore[arg-type]
+        return build.metadata
 
     def is_satisfied_by(self, requirement: Req, candidate: Candidate) -> bool:
         return requirement.specifier.contains(candidate.version, prereleases=True)

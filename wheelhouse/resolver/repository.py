@@ -73,6 +73,8 @@ class IndexRepository:
         )
         self.fetcher = MetadataFetcher(self._client, cache, retries=config.retries, offline=offline)
         self._meta: dict[str, asyncio.Task[CoreMetadata]] = {}
+        self._whole: dict[str, bytes] = {}
+        self.lock_builds: dict[str, Any] = {}  # sdist URL -> resolver.builds.LockBuild
 
     async def _make_client(self, transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
         return make_client(self.config, transport=transport, max_connections=24)
@@ -98,6 +100,13 @@ class IndexRepository:
     ) -> None:
         for name in names:
             self._loop.submit(self._prefetch(name, choose))
+
+    def download(self, file: DistFile) -> bytes:
+        """A whole file (an sdist to read or build, a build requirement), hash-checked;
+        each fetched once per lock."""
+        if file.url not in self._whole:
+            self._whole[file.url] = self._loop.run(self.fetcher.whole(file))
+        return self._whole[file.url]
 
     # -- internals -------------------------------------------------------------------
     async def _metadata(self, file: DistFile) -> CoreMetadata:
