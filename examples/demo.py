@@ -64,13 +64,15 @@ def demo() -> None:
         "-o",
         str(image_lock),
     )
+    python37 = find_python37()
     step(
-        "sync both locks into the wheelhouse",
+        "sync both locks into the wheelhouse (the image's sdist-only packages built by 3.7)",
         "sync",
         str(lock),
         str(image_lock),
         "--wheelhouse",
         str(wheels),
+        *(["--build-with", python37] if python37 else []),
     )
     step(
         "install the mounted folder",
@@ -82,7 +84,6 @@ def demo() -> None:
         str(mount),
     )
     step("pack it", "pack", str(mount), "-o", str(DEMO / "myenv.tar.gz"))
-    python37 = find_python37()
     if not python37:
         step("verify against the image", "verify", str(mount), "--lock", str(lock))
         print("\ndemo: no Python 3.7 here (pyenv install 3.7.16): stopping before the run")

@@ -130,6 +130,7 @@ def make_sdist(
             ti = tarfile.TarInfo(rel)
             ti.size = len(data)
             ti.mtime = 1577836800
+            ti.uid, ti.gid, ti.mode = 501, 20, 0o444  # a packager's, read-only (as seen on PyPI)
             tf.addfile(ti, io.BytesIO(data))
     return path
 

@@ -11,6 +11,8 @@ the build runs without one.
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import io
 import os
 import shutil
@@ -20,7 +22,8 @@ import tarfile
 import tempfile
 import time
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -128,7 +131,9 @@ def unpack_sdist(sdist: Path, dest: Path) -> Path:
                     raise IntegrityError(f"{sdist.name}: holds links or special files")
                 if sum(m.size for m in members) > MAX_UNPACKED:
                     raise IntegrityError(f"{sdist.name}: unpacks to more than {MAX_UNPACKED} bytes")
-                tf.extractall(dest)  # names and kinds checked above
+                for m in members:
+                    _own(m)
+                tf.extractall(dest, members)  # names and kinds checked above
     except (zipfile.BadZipFile, tarfile.TarError, EOFError) as exc:
         raise IntegrityError(f"{sdist.name}: unreadable sdist ({exc})") from exc
     tops = [p for p in dest.iterdir() if p.is_dir()]
@@ -157,6 +162,13 @@ def sdist_epoch(sdist: Path) -> int:
     except (zipfile.BadZipFile, tarfile.TarError, OSError, EOFError) as exc:
         raise IntegrityError(f"{sdist.name}: unreadable sdist ({exc})") from exc
     return max(ZIP_EPOCH, newest)
+
+
+def _own(member: tarfile.TarInfo) -> None:
+    """Extract as ours, writable by us: as root, tarfile would restore the packager's owner,
+    which the build (in a user namespace without the network) may then not write to."""
+    member.uid, member.gid, member.uname, member.gname = os.getuid(), os.getgid(), "", ""
+    member.mode = (member.mode | 0o200) & 0o755
 
 
 def _check_names(names: Sequence[str], sdist: Path) -> None:
@@ -193,7 +205,7 @@ def build_wheel(
     started = time.monotonic()
     python = resolve_interpreter(python)
     version = check_interpreter(python, python_minor)
-    with tempfile.TemporaryDirectory(prefix="wheelhouse-build-") as tmp:
+    with _build_folder(sdist) as tmp:
         src = unpack_sdist(sdist, Path(tmp) / "src")
         pyproject = src / "pyproject.toml"
         system = build_system(
@@ -209,6 +221,27 @@ def build_wheel(
     return Built(
         final, version, python, system.backend, time.monotonic() - started, runner.isolated
     )
+
+
+@contextmanager
+def _build_folder(sdist: Path) -> Iterator[Path]:
+    """A scratch folder whose path depends only on the sdist's bytes: compilers write the
+    source path into what they build (debug information, __FILE__), so a random one made
+    every build of a C extension differ. Builds of the same sdist take turns (a lock)."""
+    digest = hashlib.sha256(sdist.read_bytes()).hexdigest()[:16]
+    folder = Path(tempfile.gettempdir()) / f"wheelhouse-build-{digest}"
+    lock = folder.with_name(folder.name + ".lock")
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        shutil.rmtree(folder, ignore_errors=True)  # a killed build's leftovers
+        folder.mkdir(mode=0o700)
+        try:
+            yield folder
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+    finally:
+        os.close(fd)
 
 
 def _environment(python: str, minor: str, env: Path, requirements: Sequence[Path]) -> str:

@@ -37,6 +37,12 @@ def register(sub: Any) -> None:
         "for offline audits (default: $WHEELHOUSE_ADVISORIES_URL, the organisation's source; "
         "none when unset)",
     )
+    p.add_argument(
+        "--build-with",
+        metavar="PYTHON",
+        help="build every sdist the locks pin into a wheel with this interpreter (the "
+        "target's X.Y), from the wheelhouse's build requirements only, no network",
+    )
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     p.set_defaults(func=run)
 
@@ -61,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
             timeout=args.timeout,
             http2=args.http2,
             advisories=configured_url(args.advisories),
+            build_with=args.build_with,
         ),
         progress=None if quiet else renderer,
     )
@@ -77,6 +84,14 @@ def run(args: argparse.Namespace) -> int:
             report.indexed_files,
             report.seconds,
         )
+        for b in report.built:
+            log.info(
+                "%s: %s from %s%s",
+                "reused" if b.reused else "built",
+                b.wheel,
+                b.sdist,
+                "" if b.reused else f" in {b.seconds:.1f}s",
+            )
         if report.advisories is not None:
             kept = report.advisories
             log.info(

@@ -2,7 +2,8 @@
 interpreter holding the profile's installed set, built from the wheelhouse alone.
 
 `run` and `verify --python` use it where the real image cannot be started (no Docker engine).
-A package the index has only as an sdist is built by that interpreter, offline.
+A package the index has only as an sdist comes as the wheel `sync --build-with` built from
+it (the same path the lock's sdists take), its provenance checked; nothing is built here.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 import logging
 import shutil
 import subprocess
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from wheelhouse.interpreters import interpreter_version, offline_pip_env, resolv
 from wheelhouse.model.filenames import parse_filename, wheel_fits
 from wheelhouse.model.profile import Profile
 from wheelhouse.store.layout import Wheelhouse
+from wheelhouse.store.provenance import Provenance, built_wheels
 
 log = logging.getLogger("wheelhouse")
 STAMP = "wheelhouse-image-env.json"
@@ -34,10 +37,15 @@ class ImageEnv:
     packages: int
 
 
-def find_image_files(profile: Profile, files_dir: Path) -> tuple[list[Path], list[str]]:
-    """Each installed distribution's file in the wheelhouse; and those not found."""
+def find_image_files(
+    profile: Profile, files_dir: Path, exclude: Collection[str] = ()
+) -> tuple[list[Path], list[str]]:
+    """Each installed distribution's file in the wheelhouse (none of `exclude`: the built
+    wheels, which come only through their sdist); and those not found."""
     present = []
     for path in sorted(files_dir.iterdir()) if files_dir.is_dir() else []:
+        if path.name in exclude:
+            continue
         parsed = parse_filename(path.name)
         if parsed is not None and (not parsed.is_wheel or wheel_fits(path.name, profile.tags)):
             present.append((parsed, path))
@@ -91,8 +99,10 @@ def build_image_env(profile: Profile, python: str, wheelhouse: Path, out: Path) 
                 )
         except (OSError, ValueError):
             pass
-    files_dir = Wheelhouse(Path(wheelhouse)).files
-    files, missing = find_image_files(profile, files_dir)
+    wh = Wheelhouse(Path(wheelhouse))
+    files_dir = wh.files
+    built = built_wheels(wh)
+    files, missing = find_image_files(profile, files_dir, exclude=set(built))
     if missing:
         raise UsageError(
             f"the wheelhouse {wheelhouse} lacks {len(missing)} of the image's packages: "
@@ -101,6 +111,7 @@ def build_image_env(profile: Profile, python: str, wheelhouse: Path, out: Path) 
             f"--image {profile.name} -o image.lock && wheelhouse sync image.lock "
             f"--wheelhouse {wheelhouse}"
         )
+    files = built_instead_of_sdists(files, profile, wh, built)
     if out.exists():
         if not (out / "pyvenv.cfg").is_file() and any(out.iterdir()):
             raise UsageError(f"{out} exists and is not an image environment; not touching it")
@@ -118,8 +129,9 @@ def build_image_env(profile: Profile, python: str, wheelhouse: Path, out: Path) 
                 str(files_dir),
                 "--no-deps",
                 "-q",
-                # sdists build with the environment's own setuptools: nothing is fetched
-                "--no-build-isolation",
+                # wheels only: the sdists were built by sync --build-with
+                "--only-binary",
+                ":all:",
                 *map(str, files),
             ],
             "installing the image's packages",
@@ -129,6 +141,51 @@ def build_image_env(profile: Profile, python: str, wheelhouse: Path, out: Path) 
         raise
     stamp_path.write_text(json.dumps(stamp, indent=1) + "\n")
     return ImageEnv(out, out / "bin" / "python", profile.name, False, len(files))
+
+
+def built_instead_of_sdists(
+    files: list[Path],
+    profile: Profile,
+    wh: Wheelhouse,
+    built: Mapping[str, tuple[str, Provenance]],
+) -> list[Path]:
+    """Each sdist replaced by the wheel built from those very bytes for the profile's Python
+    (recorded in the wheelhouse catalog, hash-checked); all unbuilt sdists named at once."""
+    out, unbuilt = [], []
+    for path in files:
+        if path.name.endswith(".whl"):
+            out.append(path)
+            continue
+        wheel = _built_from(path, built, profile)
+        if wheel is None:
+            unbuilt.append(path.name)
+        else:
+            out.append(wheel)
+    if unbuilt:
+        raise UsageError(
+            f"only the sdist of {', '.join(unbuilt)} is in {wh.root}: build it for the image "
+            f"with wheelhouse sync image.lock --wheelhouse {wh.root} --build-with PYTHON"
+        )
+    return out
+
+
+def _built_from(
+    sdist: Path, built: Mapping[str, tuple[str, Provenance]], profile: Profile
+) -> Path | None:
+    digest = sha256_file(sdist)
+    for name, (sha256, prov) in sorted(built.items()):
+        if (
+            prov.sdist_sha256 == digest
+            and prov.python_minor == profile.python_minor
+            and wheel_fits(name, profile.tags)
+        ):
+            wheel = sdist.parent / name
+            if not wheel.is_file():
+                continue  # removed since: as if never built
+            if sha256_file(wheel) != sha256:
+                raise IntegrityError(f"{name}, built from {sdist.name}, changed since it was built")
+            return wheel
+    return None
 
 
 def _check_run(cmd: list[str], what: str) -> None:

@@ -134,6 +134,9 @@ class Lock:
     notes: tuple[str, ...] = ()
     indexes: tuple[str, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
+    # the image's own set, made to build a stand-in of the image on the build host
+    # (`lock --image-packages`): never installed on the image itself
+    stand_in: bool = False
 
     def to_install(self) -> list[Pin]:
         return [p for p in self.pins if p.installs]

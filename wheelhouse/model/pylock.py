@@ -55,6 +55,7 @@ def render_pylock(lock: Lock) -> str:
                     "markers": dict(sorted(t.markers.items())),
                 },
                 **({"build-packages": builds} if builds else {}),
+                **({"stand-in": True} if lock.stand_in else {}),
                 "image-provided": [
                     {"name": p.name, "version": p.version, "via": list(p.via)}
                     for p in sorted(lock.image_provided(), key=lambda p: p.name)
@@ -179,6 +180,7 @@ def parse_pylock(text: str, path: str = "<pylock>") -> Lock:
             exclude_newer=tool.get("exclude-newer") or None,
             notes=tuple(tool.get("notes", ())),
             indexes=tuple(tool.get("indexes", ())),
+            stand_in=bool(tool.get("stand-in", False)),
         )
     except (KeyError, TypeError, IndexError) as exc:
         raise UsageError(f"{path}: malformed pylock.toml: missing or wrong {exc}") from exc

@@ -343,6 +343,7 @@ def lock_image(
             "of the image; not for installing on the image itself",
         ),
         indexes=tuple(config.fingerprint()) if repo is not None else (),
+        stand_in=True,
     )
     write_lock_files(result, output, pylock or pylock_path_for(output))
     return result
