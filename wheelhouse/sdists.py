@@ -203,24 +203,100 @@ def build_wheel(
     """Build `sdist` into a wheel in `out_dir` with `python` (which must be the target's
     X.Y), in a fresh environment holding exactly the wheels `requirements`."""
     started = time.monotonic()
-    python = resolve_interpreter(python)
-    version = check_interpreter(python, python_minor)
     with _build_folder(sdist) as tmp:
+        where = _where(python, python_minor, tmp)
         src = unpack_sdist(sdist, Path(tmp) / "src")
         pyproject = src / "pyproject.toml"
         system = build_system(
             parse_pyproject(pyproject.read_bytes(), sdist.name) if pyproject.is_file() else None,
             sdist.name,
         )
-        env_python = _environment(python, python_minor, Path(tmp) / "env", requirements)
-        runner = _Runner(source_date_epoch)
+        env_python = _environment(where, python_minor, Path(tmp) / "env", requirements)
+        runner = _Runner(source_date_epoch, where)
         wheel = _call_backend(src, system, env_python, runner, Path(tmp) / "out", sdist.name)
         out_dir.mkdir(parents=True, exist_ok=True)
         final = out_dir / wheel.name
         shutil.move(str(wheel), final)
     return Built(
-        final, version, python, system.backend, time.monotonic() - started, runner.isolated
+        final,
+        where.version,
+        where.label,
+        system.backend,
+        time.monotonic() - started,
+        where.isolated,
     )
+
+
+def _where(python: str, minor: str, folder: Path) -> _Host | _Container:
+    """`docker:IMAGE`: the image's own interpreter; else an interpreter on this host."""
+    if python.startswith("docker:"):
+        return _Container(python[len("docker:") :], minor, folder)
+    return _Host(python, minor)
+
+
+class _Host:
+    """The target's interpreter on this host; hooks run without the network where
+    `unshare` can take it away."""
+
+    def __init__(self, python: str, minor: str) -> None:
+        self.python = resolve_interpreter(python)
+        self.version = check_interpreter(self.python, minor)
+        self.label = self.python
+        self.prefix = _no_network_prefix()
+        self.isolated = bool(self.prefix)
+
+    def command(
+        self, cmd: Sequence[str], cwd: str | None = None, env: Mapping[str, str] | None = None
+    ) -> list[str]:
+        return [*self.prefix, *cmd]
+
+
+class _Container:
+    """The image's own interpreter (`python` in IMAGE), through `docker run` with no
+    network, this build's folders mounted at the same paths, as this host's user."""
+
+    def __init__(self, image: str, minor: str, folder: Path) -> None:
+        docker = shutil.which("docker")
+        if not image or docker is None:
+            raise UsageError(f"--build-with docker:{image}: no docker executable on PATH")
+        self.docker, self.image, self.folder = docker, image, folder
+        self.python = "python"
+        self.label = f"docker:{image}"
+        self.isolated = True
+        proc = _run(self.command(["python", "-c", _VERSION]), f"asking {image} its Python")
+        self.version = proc.stdout.strip()
+        if ".".join(self.version.split(".")[:2]) != minor:
+            raise UsageError(f"{image}'s python is Python {self.version}; the target is {minor}")
+
+    def command(
+        self, cmd: Sequence[str], cwd: str | None = None, env: Mapping[str, str] | None = None
+    ) -> list[str]:
+        mounts = {self.folder, *([Path(cwd)] if cwd else [])}
+        for arg in cmd:  # the hook script and its control folder live on this host
+            path = Path(arg)
+            if path.is_absolute() and path.exists() and not path.is_relative_to(self.folder):
+                mounts.add(path if path.is_dir() else path.parent)
+        args = [self.docker, "run", "--rm", "--network", "none"]
+        args += ["--user", f"{os.getuid()}:{os.getgid()}"]
+        for mount in sorted(mounts):
+            args += ["-v", f"{mount}:{mount}"]
+        args += ["-w", cwd] if cwd else []
+        for key, value in sorted((env or {}).items()):
+            args += ["-e", f"{key}={value}"]
+        return [*args, self.image, *cmd]
+
+
+_VERSION = "import sys; print('%d.%d.%d' % sys.version_info[:3])"
+
+
+def _run(cmd: Sequence[str], what: str) -> subprocess.CompletedProcess[str]:
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=target_env(), timeout=600)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise BuildError(f"{what}: {exc}") from exc
+    if proc.returncode != 0:
+        raise BuildError(f"{what} failed (exit {proc.returncode}): {proc.stderr.strip()[-2000:]}")
+    return proc
 
 
 @contextmanager
@@ -244,21 +320,17 @@ def _build_folder(sdist: Path) -> Iterator[Path]:
         os.close(fd)
 
 
-def _environment(python: str, minor: str, env: Path, requirements: Sequence[Path]) -> str:
+def _environment(
+    where: _Host | _Container, minor: str, env: Path, requirements: Sequence[Path]
+) -> str:
     """A venv of the target's interpreter (no pip, no system site-packages) holding exactly
     `requirements`, unpacked by the installer library."""
     from installer import install
     from installer.destinations import SchemeDictionaryDestination
     from installer.sources import WheelFile
 
-    proc = subprocess.run(
-        [python, "-m", "venv", "--without-pip", str(env)],
-        capture_output=True,
-        text=True,
-        env=target_env(),
-    )
-    if proc.returncode != 0:
-        raise BuildError(f"cannot create a build environment with {python}: {proc.stderr}")
+    venv = [where.python, "-m", "venv", "--without-pip", str(env)]
+    _run(where.command(venv), f"creating a build environment with {where.label}")
     site = env / "lib" / f"python{minor}" / "site-packages"
     scheme = {
         "purelib": str(site),
@@ -280,10 +352,9 @@ class _Runner:
     """Runs the hook subprocess: the target's environment only, SOURCE_DATE_EPOCH set, no
     pip index, and no network where `unshare` can take it away."""
 
-    def __init__(self, source_date_epoch: int) -> None:
+    def __init__(self, source_date_epoch: int, where: _Host | _Container) -> None:
         self.epoch = source_date_epoch
-        self.prefix = _no_network_prefix()
-        self.isolated = bool(self.prefix)
+        self.where = where
 
     def __call__(
         self,
@@ -291,18 +362,16 @@ class _Runner:
         cwd: str | None = None,
         extra_environ: Mapping[str, str] | None = None,
     ) -> None:
-        env = target_env(
-            {
-                **(extra_environ or {}),
-                "SOURCE_DATE_EPOCH": str(self.epoch),
-                "PIP_NO_INDEX": "1",
-                "PYTHONHASHSEED": "0",
-            }
-        )
+        settings = {
+            **(extra_environ or {}),
+            "SOURCE_DATE_EPOCH": str(self.epoch),
+            "PIP_NO_INDEX": "1",
+            "PYTHONHASHSEED": "0",
+        }
         proc = subprocess.run(
-            [*self.prefix, *cmd],
+            self.where.command(cmd, cwd, settings),
             cwd=cwd,
-            env=env,
+            env=target_env(settings),
             capture_output=True,
             text=True,
             timeout=BUILD_TIMEOUT,

@@ -69,8 +69,9 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--build-with",
         metavar="PYTHON",
-        help="the target's interpreter: builds the metadata of an allowed sdist whose "
-        "PKG-INFO and pyproject.toml do not state it statically (PEP 643)",
+        help="the target's interpreter (or docker:IMAGE): builds each allowed sdist, for "
+        "its metadata where PKG-INFO and pyproject.toml do not state it statically (PEP 643) "
+        "and for the wheel's hash",
     )
     add_target_options(p)
     add_index_options(p)

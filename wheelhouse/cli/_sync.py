@@ -41,7 +41,8 @@ def register(sub: Any) -> None:
         "--build-with",
         metavar="PYTHON",
         help="build every sdist the locks pin into a wheel with this interpreter (the "
-        "target's X.Y), from the wheelhouse's build requirements only, no network",
+        "target's X.Y), or inside the image with docker:IMAGE (its `python`, no network), "
+        "from the wheelhouse's build requirements only",
     )
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     p.set_defaults(func=run)

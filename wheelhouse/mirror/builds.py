@@ -86,7 +86,7 @@ def _one(
     epoch = _epoch(wh.file(sdist.filename))
     with tempfile.TemporaryDirectory(prefix=".build-", dir=wh.root) as tmp:
         built = build_wheel(wh.file(sdist.filename), python, minor, deps, Path(tmp), epoch)
-        host_only = _check_fits(built.wheel.name, lock, pin)
+        host_only = _check_fits(built.wheel.name, lock, pin, built.builder)
         provenance = Provenance(
             sdist=sdist.filename,
             sdist_sha256=sdist.sha256,
@@ -212,10 +212,11 @@ def _epoch(sdist: Path) -> int:
     return sdist_epoch(sdist)
 
 
-def _check_fits(filename: str, lock: Lock, pin: Pin) -> bool:
+def _check_fits(filename: str, lock: Lock, pin: Pin, builder: str) -> bool:
     """A built wheel must install on the target: pure, or tagged for it; and a compiled one
     tagged plain `linux_*` (built against this host's C library) only where this host's
-    glibc is no newer than the target's. For an image stand-in's lock (which runs on this
+    glibc is no newer than the target's (or that was built inside the image, `docker:`).
+    For an image stand-in's lock (which runs on this
     host) such a wheel is kept as host-only instead: True."""
     tags = wheel_tags(filename)
     where = f"{pin.name} {pin.version}: the build made {filename}"
@@ -223,6 +224,8 @@ def _check_fits(filename: str, lock: Lock, pin: Pin) -> bool:
         raise BuildError(f"{where} ({', '.join(tags)}), which does not fit the target")
     if all(t.endswith("-none-any") for t in tags) or not any("-linux_" in t for t in tags):
         return False
+    if builder.startswith("docker:"):
+        return False  # built inside the image, against its own glibc
     host, target = host_glibc(), target_glibc(lock.target.platforms)
     if host is not None and target is not None and host <= target:
         return False
@@ -237,8 +240,8 @@ def _check_fits(filename: str, lock: Lock, pin: Pin) -> bool:
     raise BuildError(
         f"{where}: compiled, and linked against this host's glibc "
         f"{_shown(host)}, newer than the target's {_shown(target)}: it may not load in "
-        "the image. Build it inside the image instead (an interpreter of the image, or "
-        "a host whose glibc is no newer than the image's)"
+        "the image. Build it inside the image instead (--build-with docker:IMAGE), or on "
+        "a host whose glibc is no newer than the image's"
     )
 
 
