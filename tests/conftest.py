@@ -11,11 +11,13 @@ from typing import Any
 
 import pytest
 
+from tests.clients import SPECS, Client, make_client
 from tests.helpers import (
     House,
     Synced,
     build_wheels,
     config_for,
+    isolate,
     make_lock,
     run_mirror,
     upstream,
@@ -26,23 +28,15 @@ from tests.wheelfactory import SimpleIndex
 from wheelhouse.mirror.serveconfig import ServeConfig
 from wheelhouse.mirror.sync import sync
 
+# This machine's environment as the session found it, pip's configuration included: only
+# for fetching the clients the matrix runs (tests/clients.py), never for wheelhouse itself.
+MACHINE_ENV = dict(os.environ)
+
 
 @pytest.fixture(autouse=True)
 def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
     """Tests never see this machine's pip configuration, netrc or cache."""
-    for name in list(os.environ):
-        if name.startswith(("PIP_", "UV_", "WHEELHOUSE_")) or name in (
-            "HTTP_PROXY",
-            "HTTPS_PROXY",
-            "http_proxy",
-            "https_proxy",
-            "ALL_PROXY",
-        ):
-            monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
-    monkeypatch.setenv("NETRC", os.devnull)
-    monkeypatch.setenv("WHEELHOUSE_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    isolate(monkeypatch, tmp_path_factory.mktemp("cache"))
 
 
 @pytest.fixture
@@ -146,3 +140,18 @@ def mirror() -> Iterator[Callable[..., str]]:
     yield start
     for cm in reversed(stack):
         cm.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="session")
+def clients(python37: str, tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Client]:
+    """clients(id) -> that installer (tests/clients.py), made on first use for the session."""
+    made: dict[str, Client] = {}
+    work = tmp_path_factory.mktemp("clients")
+
+    def get(client_id: str) -> Client:
+        if client_id not in made:
+            spec = next(s for s in SPECS if s.id == client_id)
+            made[client_id] = make_client(spec, python37, work, MACHINE_ENV)
+        return made[client_id]
+
+    return get

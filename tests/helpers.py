@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import random
 import shutil
 import socket
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+import pytest
 import uvicorn
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
@@ -26,6 +28,25 @@ from wheelhouse.model.profile import bare_profile
 from wheelhouse.model.pylock import render_pylock
 from wheelhouse.model.requirements_lock import render_requirements
 from wheelhouse.net.pipconfig import IndexConfig
+
+
+def isolate(monkeypatch: pytest.MonkeyPatch, cache: Path) -> None:
+    """Turn off pip's configuration, netrc, proxies and the shared cache (also for fixtures
+    wider than one test, which run before the autouse one)."""
+    for name in list(os.environ):
+        if name.startswith(("PIP_", "UV_", "WHEELHOUSE_")) or name in (
+            "HTTP_PROXY",
+            "HTTPS_PROXY",
+            "http_proxy",
+            "https_proxy",
+            "ALL_PROXY",
+        ):
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("NETRC", os.devnull)
+    monkeypatch.setenv("WHEELHOUSE_CACHE_DIR", str(cache))
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+
 
 TARGET = LockTarget.from_profile(bare_profile("3.7", "manylinux2014_x86_64"))
 UPLOADED = datetime(2021, 1, 1, tzinfo=timezone.utc)

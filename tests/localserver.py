@@ -147,3 +147,29 @@ def serve_folder(root: Path) -> Iterator[tuple[str, ServerState]]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextmanager
+def python_http_server(root: Path) -> Iterator[str]:
+    """`python -m http.server` serving `root` on a free loopback port (a plain static web
+    server, as anyone would put in front of a wheelhouse); yields its base URL."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-u", "-m", "http.server", "0", "--bind", "127.0.0.1",
+         "--directory", str(root)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()  # "Serving HTTP on 127.0.0.1 port 40123 (http://…/) ..."
+        port = re.search(r" port (\d+)", line)
+        if port is None:
+            raise RuntimeError(f"python -m http.server did not start: {line!r}")
+        yield f"http://127.0.0.1:{port.group(1)}"
+    finally:
+        proc.terminate()
+        proc.wait(10)

@@ -312,3 +312,26 @@ def test_a_consistent_tamper_is_caught_against_the_wheelhouse(
     assert "alpha 1.0: alpha/__init__.py: differs from the locked wheel" in " ".join(
         _errors(report)
     )
+
+
+def test_an_image_older_than_a_package_needs_is_named(house: House, tmp_path: Path) -> None:
+    """A lock for the newest 3.7 may need a later patch release than the image runs."""
+    build = tmp_path / "b"
+    wheels = [
+        house.add(make_wheel(build, "pandaslike", "1.3.5", requires_python=">=3.7.1")),
+        house.add(make_wheel(build, "plain", "1.0", requires_python=">=3.6")),
+    ]
+    out = tmp_path / "out"
+    lock = _install(house, wheels, out, python="3.7.17")
+    for python, expected in (("3.7.16", []), ("3.7.17", [])):
+        (tmp_path / "image.json").write_text(bare_profile(python, PLATFORM).to_json())
+        code, report = _verify(out, lock, "--image", str(tmp_path / "image.json"))
+        assert (code, _errors(report)) == (0, expected)
+    (tmp_path / "old.json").write_text(bare_profile("3.7.0", PLATFORM).to_json())
+    code, report = _verify(out, lock, "--image", str(tmp_path / "old.json"))
+    assert code == 1
+    assert _errors(report) == [
+        "cp37-manylinux_2_27_x86_64: runs Python 3.7.0, which the artifact does not fit "
+        "(it needs 3.7.1 and every later 3.7 release: >=3.7.1,<3.8): "
+        "pandaslike 1.3.5 requires Python >=3.7.1"
+    ]

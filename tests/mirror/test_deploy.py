@@ -7,11 +7,13 @@ import re
 import shlex
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.clients import Client
 from tests.helpers import config_for, make_lock, run_mirror, upstream, write_pylock
 from tests.wheelfactory import make_wheel
 from wheelhouse.cli import build_parser
@@ -82,8 +84,15 @@ def test_recipe_with_pip_311(tmp_path: Path, serve: Any) -> None:
 
 
 @pytest.mark.py37
-def test_recipe_with_python37(tmp_path: Path, serve: Any, python37: str) -> None:
-    target = _install_recipe(python37, tmp_path, serve)
+@pytest.mark.live
+@pytest.mark.parametrize("client_id", ["pip-20.2-py37", "pip-newest-py37"])
+def test_recipe_with_python37(
+    client_id: str, tmp_path: Path, serve: Any, python37: str, clients: Callable[[str], Client]
+) -> None:
+    """With the image's pip (20.2, the oldest the images ship) and the newest for 3.7, each
+    in its own venv of the real 3.7 (tests/clients.py)."""
+    pip_python = clients(client_id).program[0]
+    target = _install_recipe(pip_python, tmp_path, serve)
     assert '"table": "1 2\\n3 4"' in _run_score(python37, target)
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import tomllib
 from packaging.pylock import Pylock
 
 from tests.wheelfactory import SimpleIndex, make_sdist, make_wheel
@@ -404,3 +406,34 @@ def test_conflict_names_only_the_blocking_packages(tmp_path: Path, upstream, cap
     assert code == 3
     assert "blocker 1.0 (image) requires numlike<1.20" in err
     assert "easygoing" not in err
+
+
+def test_machine_local_copies_do_not_change_the_lock(
+    tmp_path: Path, upstream, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """One [[packages.wheels]] per file, from the index the resolver chose: a machine whose
+    pip configuration adds a file:// index and a find-links folder holding copies of the
+    same files writes the same packages as a machine that has only the index."""
+    url, _ = upstream
+    local = tmp_path / "local-copy"
+    shutil.copytree(tmp_path / "index", local)  # a file:// mirror of the same index
+    folder = tmp_path / "wheels"
+    shutil.copytree(tmp_path / "index" / "files", folder)  # a find-links folder of copies
+    made = {}
+    for machine, extra in (
+        ("a", ""),
+        ("b", f"extra-index-url = {local.as_uri()}/simple\nfind-links = {folder}\n"),
+    ):
+        conf = tmp_path / f"pip-{machine}.conf"
+        conf.write_text(f"[global]\nindex-url = {url}\n{extra}")
+        monkeypatch.setenv("PIP_CONFIG_FILE", str(conf))
+        out = tmp_path / machine / "requirements.lock"
+        out.parent.mkdir()
+        assert main(["lock", "-o", str(out), "--python-version", "3.7", "alpha", "pandaslike"]) == 0
+        doc = tomllib.loads((out.parent / "pylock.toml").read_text())
+        pins = [line for line in out.read_text().splitlines() if not line.startswith("#")]
+        made[machine] = (doc["packages"], doc["requires-python"], doc["environments"], pins)
+    assert made["a"] == made["b"]
+    wheels = [w for p in made["b"][0] for w in p["wheels"]]
+    assert len({w["name"] for w in wheels}) == len(wheels)
+    assert all(w["url"].startswith(url.rsplit("/", 1)[0]) for w in wheels)

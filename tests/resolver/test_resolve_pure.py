@@ -112,3 +112,22 @@ def test_newest_fitting_version_wins() -> None:
     result = resolve(user("lib"), bare_profile("3.7", "manylinux2014_x86_64"), repo)
     assert [(p.name, p.version) for p in result.packages] == [("lib", "1.5")]
     assert Version(result.packages[0].version) == Version("1.5")
+
+
+def test_one_copy_of_each_file_from_the_first_source(caplog: pytest.LogCaptureFixture) -> None:
+    """The same file on the index and in a find-links folder is one candidate file, the
+    index's; a copy with other bytes under the same name is left out, with a warning."""
+    from wheelhouse.resolver.candidates import Options, filter_files
+
+    profile = bare_profile("3.7")
+    name = "alpha-1.0-py3-none-any.whl"
+    copies = [
+        dist_file(name, f"https://pypi.invalid/{name}", "pypi", hashes={"sha256": "a" * 64}),
+        dist_file(name, f"file:///opt/wheels/{name}", "/opt/wheels"),  # same file, no hash
+        dist_file(name, f"file:///srv/mirror/{name}", "mirror", hashes={"sha256": "b" * 64}),
+    ]
+    found = filter_files([c for c in copies if c], profile, Options(), profile.tag_priority())
+    assert [f.url for f in found.candidates[Version("1.0")]] == [f"https://pypi.invalid/{name}"]
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{name} on mirror differs from the copy on pypi (another sha256); locking the one on pypi"
+    ]

@@ -31,6 +31,7 @@ from wheelhouse.files import sha256_file
 from wheelhouse.model.filenames import wheel_tags
 from wheelhouse.model.lock import Lock
 from wheelhouse.model.profile import Profile
+from wheelhouse.model.pyrange import python_range
 from wheelhouse.model.record import file_hash, read_record, sha256_text
 from wheelhouse.store.layout import Wheelhouse
 
@@ -188,6 +189,27 @@ def check_tags_and_python(
                 )
             )
     return out
+
+
+def check_image_python(dists: Sequence[TreeDist], image: Profile) -> list[Finding]:
+    """The image's exact release against the artifact's Requires-Python: a lock made for the
+    newest 3.7 may hold packages that need a later patch release than the image runs."""
+    span = python_range(
+        image.python_version, ((d.name, d.version, d.requires_python) for d in dists)
+    )
+    needs = span.excluding(image.python_version)
+    if not needs:
+        return []
+    named = "; ".join(f"{x.name} {x.version} requires Python {x.requires_python}" for x in needs)
+    return [
+        Finding(
+            "python",
+            "error",
+            image.name,
+            f"runs Python {image.python_version}, which the artifact does not fit "
+            f"(it needs {span.describe()}: {span.specifier}): {named}",
+        )
+    ]
 
 
 def check_dependencies(

@@ -45,7 +45,7 @@ from wheelhouse.artifact.manifest import (
     write_manifest,
 )
 from wheelhouse.artifact.plan import PlannedWheel, check_hash, plan_install
-from wheelhouse.artifact.wheelsource import CheckedWheel
+from wheelhouse.artifact.wheelsource import CheckedWheel, check_directory_size
 from wheelhouse.errors import InstallError, IntegrityError, WheelhouseError
 from wheelhouse.interpreters import check_interpreter
 from wheelhouse.model.lock import Lock
@@ -221,6 +221,7 @@ def _install_one(
             # the bytes hashed for the lock are the bytes unpacked: one pass over the file,
             # mapped rather than read so that a wheel of gigabytes costs no memory of its own
             wheel = check_hash(wheel, hashlib.sha256(data).hexdigest())
+            check_directory_size(data, wheel.label)
             with zipfile.ZipFile(f) as zf:
                 source = CheckedWheel(zf, wheel.label, data)
                 try:

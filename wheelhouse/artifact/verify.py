@@ -2,7 +2,8 @@
 
 Checks, each reported as findings (`checks`): files against RECORD and the manifest;
 distributions against the lock and the target's tags; Requires-Dist of image plus artifact
-for the target's markers; overrides; and, given an interpreter, that every top-level module
+for the target's markers; overrides; the image's exact Python release against the
+artifact's Requires-Python; and, given an interpreter, that every top-level module
 imports. The report (`report`) renders them.
 """
 
@@ -73,6 +74,8 @@ def verify_tree(
     wheels = {canonicalize_name(d.name): d.wheel for d in manifest.dists} if manifest else {}
     findings += checks.check_tags_and_python(dists, lock, target, wheels)
     findings += checks.check_dependencies(dists, lock, image, target)
+    if image is not None:
+        findings += checks.check_image_python(dists, image)
     if wheelhouse is not None:
         findings += checks.check_against_wheels(layout, manifest, wheelhouse)
     if python:

@@ -15,6 +15,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from wheelhouse.model.profile import Profile
+from wheelhouse.model.pyrange import PythonRange, python_range
 
 Source = Literal["install", "image", "override", "build"]
 
@@ -153,6 +154,12 @@ class Lock:
 
     def overrides(self) -> list[Pin]:
         return [p for p in self.pins if p.source == "override"]
+
+    def python_range(self) -> PythonRange:
+        """The releases of the target's minor this lock installs on (every installed
+        package's Requires-Python allows them), not only the target's own release."""
+        dists = ((p.name, p.version, p.requires_python) for p in self.to_install())
+        return python_range(self.target.python_version, dists)
 
     def pin(self, name: str) -> Pin | None:
         key = canonicalize_name(name)

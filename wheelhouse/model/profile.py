@@ -167,10 +167,11 @@ class Profile:
         return _accepts(self.python_version, requires_python)
 
     def environment_marker(self) -> str:
-        """A PEP 508 marker that holds on this target (for pylock.toml's `environments`)."""
+        """A PEP 508 marker for every interpreter like this target's (pylock.toml's
+        `environments`): its minor, not its patch release, which `requires-python` narrows."""
         m = self.markers
         return (
-            f'python_full_version == "{m["python_full_version"]}" and '
+            f'python_version == "{self.python_minor}" and '
             f'platform_python_implementation == "{m["platform_python_implementation"]}" and '
             f'sys_platform == "{m["sys_platform"]}" and '
             f'platform_machine == "{m["platform_machine"]}"'

@@ -1,7 +1,9 @@
 """`pylock.toml` (PEP 751): the same pins with file URLs, and the full target for machines.
 
-Rendered by a pure function (same Lock, same bytes); wheelhouse's own facts live under
-`[tool.wheelhouse]`.
+`environments` and `requires-python` name every interpreter the lock installs on (the
+target's minor, narrowed by the packages' Requires-Python), so that installers such as uv
+take it on any patch release of the image; the exact profile lives under `[tool.wheelhouse]`
+with wheelhouse's other facts. Rendered by a pure function (same Lock, same bytes).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ def render_pylock(lock: Lock) -> str:
     doc: dict[str, Any] = {
         "lock-version": "1.0",
         "environments": [t.environment],
-        "requires-python": f"=={t.python_version}",
+        "requires-python": lock.python_range().specifier,
         "created-by": "wheelhouse",
         "packages": packages,
         "tool": {

@@ -16,7 +16,7 @@ from installer.records import InvalidRecordEntry, RecordEntry, parse_record_file
 
 from wheelhouse.errors import IntegrityError
 
-__all__ = ["RecordEntry", "RecordedBytes", "file_hash", "hash_text", "read_record"]
+__all__ = ["RecordEntry", "Recorded", "RecordedBytes", "file_hash", "hash_text", "read_record"]
 
 Row = tuple[str, str, str]  # path, "algorithm=digest" (may be ""), size (may be "")
 
@@ -61,21 +61,50 @@ def read_record(data: bytes | str, where: str) -> list[Row]:
         raise IntegrityError(f"{where}: unreadable RECORD ({exc})") from None
 
 
-class RecordedBytes(io.BytesIO):
+class Recorded:
     """A member's bytes travelling with the RECORD row they must match (None: no row, as for
-    RECORD itself). The wheel source makes them; the destination checks them as it writes."""
+    RECORD itself). The wheel source makes them; the destination checks them as it writes.
 
-    def __init__(self, data: bytes, expected: RecordEntry | None) -> None:
-        super().__init__(data)
-        self.expected = expected
+    The destination hashes what it writes with sha256 (the hash the new RECORD needs) and
+    asks `agrees`; a row with another algorithm is checked with the hash `track` keeps, so
+    that no member is hashed twice.
+    """
 
-    def agrees(self, data: bytes, sha256_b64: str) -> bool:
-        """True if `data` (whose sha256, as RECORD writes it, is `sha256_b64`) matches."""
+    expected: RecordEntry | None = None
+    _own: hashlib._Hash | None = None  # RECORD's own algorithm, where it is not sha256
+
+    def _expect(self, entry: RecordEntry | None) -> None:
+        self.expected = entry
+        name = entry.hash_.name if entry is not None and entry.hash_ is not None else "sha256"
+        if name != "sha256" and name in hashlib.algorithms_available:
+            self._own = hashlib.new(name)
+
+    def track(self, data: bytes) -> None:
+        """Feed bytes as they are read (only a row whose hash is not sha256 needs them)."""
+        if self._own is not None:
+            self._own.update(data)
+
+    def agrees(self, size: int, sha256_b64: str) -> bool:
+        """True if the `size` bytes read (whose sha256, as RECORD writes it, is `sha256_b64`)
+        match the row."""
         entry = self.expected
         if entry is None:
             return True
-        if entry.size is not None and entry.size != len(data):
+        if entry.size is not None and entry.size != size:
             return False
-        if entry.hash_ is not None and entry.hash_.name == "sha256":
+        if entry.hash_ is None:
+            return True
+        if entry.hash_.name == "sha256":
             return bool(entry.hash_.value == sha256_b64)
-        return entry.validate(data)
+        if self._own is None or self._own.name != entry.hash_.name:
+            return False  # an algorithm hashlib does not know vouches for nothing
+        return bool(entry.hash_.value == b64_digest(self._own.digest()))
+
+
+class RecordedBytes(Recorded, io.BytesIO):
+    """A small member's bytes, inflated whole, with the RECORD row they must match."""
+
+    def __init__(self, data: bytes, expected: RecordEntry | None) -> None:
+        super().__init__(data)
+        self._expect(expected)
+        self.track(data)

@@ -6,6 +6,7 @@ error messages). Pure.
 from __future__ import annotations
 
 import email.utils
+import logging
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ from wheelhouse.errors import UsageError
 from wheelhouse.model.filenames import tag_rank
 from wheelhouse.model.profile import Profile
 from wheelhouse.net.pages import DistFile
+
+log = logging.getLogger("wheelhouse")
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,7 @@ def filter_files(
                 out.wrong_python.setdefault(version, f.requires_python or "")
                 continue
             usable.append(f)
+        usable = _one_copy_each(usable)
         wheels = sorted(
             (f for f in usable if f.is_wheel and tag_rank(f.tags, ranks) is not None),
             key=lambda f: (tag_rank(f.tags, ranks), f.filename),
@@ -88,6 +92,24 @@ def filter_files(
         elif usable:
             out.no_wheel[version] = bool(sdists)
     return out
+
+
+def _one_copy_each(files: Sequence[DistFile]) -> list[DistFile]:
+    """One file per name, from the first source that lists it (indexes in their configured
+    order, then find-links): a machine-local copy of a file the index has must not change
+    the lock, or the same inputs give another lock on every machine."""
+    first: dict[str, DistFile] = {}
+    for f in files:
+        kept = first.setdefault(f.filename, f)
+        if kept is not f and f.sha256 and kept.sha256 and f.sha256 != kept.sha256:
+            log.warning(
+                "%s on %s differs from the copy on %s (another sha256); locking the one on %s",
+                f.filename,
+                f.index,
+                kept.index,
+                kept.index,
+            )
+    return list(first.values())
 
 
 def pinned_exactly(spec: SpecifierSet) -> bool:
