@@ -109,6 +109,12 @@ def test_locked_built_installed_and_served(
     )
     assert run.stdout.strip() == "1.0", run.stderr
     assert main(["verify", str(out), "--lock", str(lock_path), "--python", python37]) == 0
+    sbom = tmp_path / "sbom.json"
+    assert main(["sbom", "--artifact", str(out), "-o", str(sbom)]) == 0
+    tiny = next(c for c in json.loads(sbom.read_text())["components"] if c["name"] == "tinysdist")
+    assert tiny["hashes"][0]["content"] == built.sha256  # the wheel installed
+    props = {p["name"]: p["value"] for p in tiny["properties"]}
+    assert props["wheelhouse:built"] == f"from the sdist sha256:{pin.files[0].sha256}"
 
     served = mirror(wh)
     target = tmp_path / "pip-target"
