@@ -142,6 +142,18 @@ def unpack_sdist(sdist: Path, dest: Path) -> Path:
     return tops[0]
 
 
+def build_epoch(sdist: Path) -> int:
+    """SOURCE_DATE_EPOCH for a build: the caller's, else the sdist's newest time stamp (the
+    same sdist then builds the same wheel, at lock and at sync); never before 1980."""
+    text = os.environ.get("SOURCE_DATE_EPOCH", "")
+    if not text:
+        return sdist_epoch(sdist)
+    try:
+        return max(ZIP_EPOCH, int(text))
+    except ValueError as exc:
+        raise UsageError(f"SOURCE_DATE_EPOCH is not a whole number: {text!r}") from exc
+
+
 def sdist_epoch(sdist: Path) -> int:
     """The newest time stamp among the sdist's members, never before 1980 (zip's start):
     a SOURCE_DATE_EPOCH that the same sdist always gives."""

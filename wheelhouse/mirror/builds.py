@@ -25,12 +25,11 @@ from wheelhouse.mirror.catalog import FileRecord, record_for, verified
 from wheelhouse.model.filenames import wheel_fits, wheel_tags
 from wheelhouse.model.lock import Lock, Pin
 from wheelhouse.sdists import (
-    ZIP_EPOCH,
     BuildError,
+    build_epoch,
     build_system,
     build_wheel,
     parse_pyproject,
-    sdist_epoch,
     sdist_members,
 )
 from wheelhouse.store.layout import Wheelhouse
@@ -83,7 +82,7 @@ def _one(
     if earlier is not None:
         return BuiltWheel(sdist.filename, earlier.filename, earlier.sha256, 0.0, reused=True)
     deps, build_requires = _build_requirements(wh, lock, pin)
-    epoch = _epoch(wh.file(sdist.filename))
+    epoch = build_epoch(wh.file(sdist.filename))
     with tempfile.TemporaryDirectory(prefix=".build-", dir=wh.root) as tmp:
         built = build_wheel(wh.file(sdist.filename), python, minor, deps, Path(tmp), epoch)
         host_only = _check_fits(built.wheel.name, lock, pin, built.builder)
@@ -198,18 +197,6 @@ def _met_by_lock(wh: Wheelhouse, lock: Lock, pin: Pin) -> tuple[str, ...]:
             "image's packages, so its stand-in cannot build it offline"
         )
     return tuple(out)
-
-
-def _epoch(sdist: Path) -> int:
-    """SOURCE_DATE_EPOCH: the caller's, else the newest time inside the sdist (the same
-    sdist then builds the same wheel); never before 1980, which zip cannot store."""
-    text = os.environ.get("SOURCE_DATE_EPOCH", "")
-    if text:
-        try:
-            return max(ZIP_EPOCH, int(text))
-        except ValueError as exc:
-            raise UsageError(f"SOURCE_DATE_EPOCH is not a whole number: {text!r}") from exc
-    return sdist_epoch(sdist)
 
 
 def _check_fits(filename: str, lock: Lock, pin: Pin, builder: str) -> bool:

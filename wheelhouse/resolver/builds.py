@@ -78,7 +78,7 @@ def build_at_lock(
 def _build(
     repo: IndexRepository, profile: Profile, options: Options, f: DistFile, python: str
 ) -> LockBuild:
-    from wheelhouse.sdists import build_wheel, sdist_epoch
+    from wheelhouse.sdists import build_epoch, build_wheel
 
     resolution = resolve_build_requirements(repo, profile, options, f)
     with tempfile.TemporaryDirectory(prefix="wheelhouse-lock-build-") as tmp:
@@ -91,7 +91,7 @@ def _build(
             path.parent.mkdir(exist_ok=True)
             path.write_bytes(repo.download(p.files[0]))
             wheels.append(path)
-        epoch = sdist_epoch(sdist)
+        epoch = build_epoch(sdist)
         built = build_wheel(sdist, python, profile.python_minor, wheels, folder / "out", epoch)
         with zipfile.ZipFile(built.wheel) as zf:
             meta = parse_metadata(metadata_from_wheel_zip(zf, built.wheel.name))
