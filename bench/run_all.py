@@ -89,6 +89,7 @@ def main() -> int:
             ["bench/bench_mirror.py"]
             + (["--files", "8", "--big-mb", "50", "--seconds", "1"] if args.quick else []),
         ),
+        "bounds": run("bounds", ["bench/bench_bounds.py"]),
     }
     py37 = python37()
     if py37:

@@ -21,7 +21,7 @@ import uvicorn
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from tests.wheelfactory import SimpleIndex, make_wheel
-from wheelhouse.mirror.serve import MirrorApp
+from wheelhouse.mirror.serve import MirrorApp, server_options
 from wheelhouse.mirror.serveconfig import ServeConfig
 from wheelhouse.model.lock import Lock, LockedFile, LockTarget, Pin
 from wheelhouse.model.profile import bare_profile
@@ -183,7 +183,7 @@ def run_mirror(config: ServeConfig) -> Iterator[str]:
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     server = uvicorn.Server(
-        uvicorn.Config(MirrorApp(config), log_level="warning", access_log=False, lifespan="on")
+        uvicorn.Config(MirrorApp(config), log_level="warning", **server_options())
     )
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

@@ -230,6 +230,8 @@ _PEAK = textwrap.dedent(
 
 def test_a_1gib_member_of_a_1mb_wheel_stays_under_100mb_rss(house: House, tmp_path: Path) -> None:
     """The peak RSS of a child process that installs it (and hashes, writes it whole)."""
+    if not Path("/proc/self/status").is_file():
+        pytest.skip("the peak RSS is read from /proc (Linux)")
     wheel = big_wheel(tmp_path / "b", 1 << 30)
     assert wheel.stat().st_size < 2 << 20
     lock = house.write_lock(lock_of([house.add(wheel)]))
@@ -272,3 +274,36 @@ def test_a_central_directory_too_big_to_parse_is_refused_before_zipfile_reads_it
     with pytest.raises(IntegrityError, match=f"a central directory of {huge} bytes"):
         check_directory_size(data, "x 1.0")
     check_directory_size(data.replace(b"PK\x05\x06", b"PK\x05\x07"), "not a zip: left to zipfile")
+
+
+def test_a_wheel_that_unpacks_to_more_than_the_disk_holds_is_refused_before_writing(
+    house: House, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Members that announce 4 GB each, RECORD agreeing, more of them than the disk holds."""
+    import shutil
+
+    declared = 0xFFFFFFF0
+    names = [f"big/m{i}.bin" for i in range(shutil.disk_usage(tmp_path).free // declared + 1)]
+    wheel = tmp_path / "big-1.0-py3-none-any.whl"
+    info = "big-1.0.dist-info"
+    small = {
+        f"{info}/METADATA": b"Metadata-Version: 2.1\nName: big\nVersion: 1.0\n\n",
+        f"{info}/WHEEL": b"Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    rows = [f"{n},sha256={_b64(hashlib.sha256(d).digest())},{len(d)}" for n, d in small.items()]
+    rows += [f"{n},sha256={_b64(bytes(32))},{declared}" for n in names] + [f"{info}/RECORD,,"]
+    with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in small.items():
+            zf.writestr(name, data)
+        for name in names:
+            zf.writestr(name, b"")
+        zf.writestr(f"{info}/RECORD", "\n".join(rows) + "\n")
+    for name in names:
+        _patch_declared(wheel, name, declared)
+    lock = house.write_lock(lock_of([house.add(wheel)]))
+    capsys.readouterr()
+    assert install(lock, house, tmp_path / "out") == 6
+    err = capsys.readouterr().err
+    assert "big 1.0: unpacks to" in err and "free" in err, err
+    assert not (tmp_path / "out").exists()
+    assert not [n for n in siblings(tmp_path / "out") if ".staging-" in n]

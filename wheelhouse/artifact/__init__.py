@@ -19,8 +19,10 @@ if TYPE_CHECKING:
     from wheelhouse.artifact.manifest import Manifest as Manifest
     from wheelhouse.artifact.manifest import read_manifest as read_manifest
     from wheelhouse.artifact.pack import PackResult as PackResult
+    from wheelhouse.artifact.pack import UnpackResult as UnpackResult
     from wheelhouse.artifact.pack import pack_tree as pack_tree
     from wheelhouse.artifact.pack import unpack_artifact as unpack_artifact
+    from wheelhouse.artifact.pack import unpack_tree as unpack_tree
     from wheelhouse.artifact.report import Finding as Finding
     from wheelhouse.artifact.report import VerifyReport as VerifyReport
     from wheelhouse.artifact.report import render_text as render_text
@@ -28,7 +30,7 @@ if TYPE_CHECKING:
 
 _EXPORTS = {
     "install": "InstallOptions InstallResult install_lock",
-    "pack": "PackResult pack_tree unpack_artifact",
+    "pack": "PackResult UnpackResult pack_tree unpack_artifact unpack_tree",
     "verify": "verify_tree",
     "report": "Finding VerifyReport render_text",
     "manifest": "Manifest read_manifest",

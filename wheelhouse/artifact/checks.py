@@ -6,33 +6,44 @@ interpreter, and every file against the locked wheel it came from.
 
 from __future__ import annotations
 
+import configparser
+import hashlib
 import posixpath
+import shutil
+import tempfile
 import zipfile
+import zlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from installer.scripts import Script
+from installer.utils import parse_entrypoints
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from wheelhouse.artifact.compile import compile_tree
 from wheelhouse.artifact.deps import DistRequires, check_requirements
-from wheelhouse.artifact.destination import TargetLayout, unsafe_member_reason
+from wheelhouse.artifact.destination import INSTALLER_NAME, TargetLayout, unsafe_member_reason
 from wheelhouse.artifact.distinfo import TreeDist
 from wheelhouse.artifact.imports import import_modules, top_level_modules
 from wheelhouse.artifact.manifest import (
     MANIFEST_NAME,
     Manifest,
+    ManifestDist,
     ManifestFile,
     compare_tree,
     read_manifest,
 )
+from wheelhouse.artifact.modes import tree_mode_problems
 from wheelhouse.artifact.report import Finding
-from wheelhouse.errors import IntegrityError
+from wheelhouse.artifact.wheelsource import METADATA_MEMBER
+from wheelhouse.errors import IntegrityError, WheelhouseError
 from wheelhouse.files import sha256_file
 from wheelhouse.model.filenames import wheel_tags
 from wheelhouse.model.lock import Lock
 from wheelhouse.model.profile import Profile
 from wheelhouse.model.pyrange import python_range
-from wheelhouse.model.record import file_hash, read_record, sha256_text
+from wheelhouse.model.record import b64_digest, file_hash, read_record, sha256_text
 from wheelhouse.store.layout import Wheelhouse
 
 
@@ -309,78 +320,311 @@ def check_imports(
     return out
 
 
-def check_against_wheels(
-    layout: TargetLayout, manifest: Manifest | None, wheelhouse: Path
-) -> list[Finding]:
-    """Every installed file against the RECORD of the locked wheel it was installed from."""
-    if manifest is None:
-        return [Finding("wheels", "error", MANIFEST_NAME, "missing: cannot tell the wheels")]
-    house = Wheelhouse(Path(wheelhouse))
-    out: list[Finding] = []
-    checked = 0
-    for d in manifest.dists:
-        label = f"{d.name} {d.version}"
-        wheel = house.files / d.wheel
-        if unsafe_member_reason(d.wheel) or "/" in d.wheel or not wheel.is_file():
-            out.append(Finding("wheels", "error", label, f"{d.wheel} is not in {wheelhouse}"))
-            continue
-        if sha256_file(wheel) != d.sha256:
+def check_modes(root: Path) -> list[Finding]:
+    """Files 0644 or 0755, folders 0755: nothing setuid, setgid, sticky or writable by others."""
+    return [Finding("modes", "error", path, why) for path, why in tree_mode_problems(root)]
+
+
+def list_startup_code(layout: TargetLayout, files: Sequence[ManifestFile]) -> list[Finding]:
+    """Files that run code when the interpreter starts, named in every report: a
+    sitecustomize/usercustomize module on the path is imported at every start; a .pth file
+    runs where the folder is a site directory (not from PYTHONPATH, as the image uses it)."""
+    site = layout.site_packages_rel + "/"
+    out = []
+    for f in files:
+        top = f.path[len(site) :].split("/", 1)[0] if f.path.startswith(site) else ""
+        if top.split(".", 1)[0] in ("sitecustomize", "usercustomize"):
+            out.append(Finding("startup", "warning", f.path, "imported at every start of Python"))
+        elif f.path.endswith(".pth"):
             out.append(
                 Finding(
-                    "wheels",
-                    "error",
-                    label,
-                    f"{d.wheel} in the wheelhouse is not the file that was installed",
+                    "startup",
+                    "warning",
+                    f.path,
+                    "a .pth file: run at start-up where this folder is a site directory",
                 )
             )
-            continue
-        try:
-            rows = _wheel_record(wheel)
-        except IntegrityError as exc:
-            out.append(Finding("wheels", "error", label, str(exc)))
-            continue
-        for rel, digest in rows:
-            target = _installed_path(layout, rel)
-            if target is None:
-                continue
-            checked += 1
-            if not target.is_file():
-                out.append(Finding("wheels", "error", label, f"{rel}: missing"))
-            elif file_hash(target, digest.split("=", 1)[0]) != digest:
-                out.append(
-                    Finding(
-                        "wheels", "error", label, f"{rel}: differs from the locked wheel {d.wheel}"
-                    )
-                )
-    out.append(
-        Finding("wheels", "info", "wheelhouse", f"{checked} files compared with the locked wheels")
-    )
     return out
 
 
-def _wheel_record(wheel: Path) -> list[tuple[str, str]]:
-    """(path, algorithm=digest) of every hashed RECORD row of a wheel."""
-    try:
-        with zipfile.ZipFile(wheel) as zf:
-            names = [
-                n for n in zf.namelist() if n.count("/") == 1 and n.endswith(".dist-info/RECORD")
-            ]
-            data = zf.read(names[0]) if len(names) == 1 else b""
-    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as exc:
-        raise IntegrityError(f"{wheel.name}: not a readable wheel ({exc})") from None
-    return [(p, h) for p, h, _ in read_record(data, wheel.name) if h]
+def check_against_wheels(
+    layout: TargetLayout,
+    manifest: Manifest | None,
+    wheelhouse: Path,
+    lock: Lock,
+    files: Sequence[ManifestFile],
+    python: str | None = None,
+) -> list[Finding]:
+    """Every installed file against the locked wheel it was installed from, and every file
+    of the tree accounted for by those wheels: a file no locked wheel ships (other than the
+    RECORD, INSTALLER and manifest install writes, console scripts and byte-code it makes)
+    is an error, as is a script whose body is not the wheel's. Byte-code (--compile-with)
+    is compiled again from the checked sources with `python` and must be the same bytes."""
+    if manifest is None:
+        return [Finding("wheels", "error", MANIFEST_NAME, "missing: cannot tell the wheels")]
+    tally = _Tally(layout, {f.path: f for f in files})
+    for d in manifest.dists:
+        tally.compare(_locked_wheel(d, Wheelhouse(Path(wheelhouse)), lock, tally.out))
+    tally.unaccounted(manifest.compiled_with)
+    if tally.caches:
+        tally.out += _compare_bytecode(layout, tally.caches, python)
+    tally.out.append(
+        Finding(
+            "wheels",
+            "info",
+            "wheelhouse",
+            f"{tally.checked} files compared with the locked wheels, "
+            f"{len(files) - len(tally.unshipped)} of {len(files)} accounted for",
+        )
+    )
+    return tally.out
+
+
+def _locked_wheel(
+    d: ManifestDist, house: Wheelhouse, lock: Lock, out: list[Finding]
+) -> tuple[str, Path] | None:
+    """(label, path) of the wheel a manifest entry names, if the lock allows it and the
+    wheelhouse holds exactly it; else a finding and None."""
+    label = f"{d.name} {d.version}"
+    pin = lock.pin(d.name)
+    if pin is None or not pin.installs or d.sha256 not in {f.sha256 for f in pin.files}:
+        out.append(Finding("wheels", "error", label, f"{d.wheel} is not a wheel the lock allows"))
+        return None
+    wheel = house.files / d.wheel
+    if unsafe_member_reason(d.wheel) or "/" in d.wheel or not wheel.is_file():
+        out.append(Finding("wheels", "error", label, f"{d.wheel} is not in {house.root}"))
+        return None
+    if sha256_file(wheel) != d.sha256:
+        message = f"{d.wheel} in the wheelhouse is not the file that was installed"
+        out.append(Finding("wheels", "error", label, message))
+        return None
+    return label, wheel
+
+
+# what zipfile raises for a wheel it cannot read: not a zip, encrypted, unknown compression
+_UNREADABLE = (
+    configparser.Error,
+    zipfile.BadZipFile,
+    OSError,
+    EOFError,
+    NotImplementedError,
+    ValueError,
+    RuntimeError,
+    zlib.error,
+)
+
+
+class _Tally:
+    """What the locked wheels account for, built wheel by wheel, then the rest reported."""
+
+    def __init__(self, layout: TargetLayout, found: dict[str, ManifestFile]) -> None:
+        self.layout = layout
+        self.found = found
+        self.shipped: set[str] = set()
+        self.shebangs: dict[str, str] = {}  # first line of each rewritten script: its path
+        self.out: list[Finding] = []
+        self.checked = 0
+        self.unshipped: list[str] = []
+        self.caches: list[str] = []  # byte-code of shipped modules
+
+    def compare(self, located: tuple[str, Path] | None) -> None:
+        if located is None:
+            return
+        label, wheel = located
+        try:
+            with zipfile.ZipFile(wheel) as zf:
+                self._compare_wheel(label, _WheelView(zf, wheel.name))
+        except _UNREADABLE as exc:
+            self.out.append(Finding("wheels", "error", label, f"not a readable wheel ({exc})"))
+        except IntegrityError as exc:
+            self.out.append(Finding("wheels", "error", label, str(exc)))
+
+    def _compare_wheel(self, label: str, view: _WheelView) -> None:
+        site = self.layout.site_packages_rel
+        for generated in ("RECORD", "INSTALLER"):
+            self.shipped.add(f"{site}/{view.dist_info}/{generated}")
+        self._check_installer(label, f"{site}/{view.dist_info}/INSTALLER")
+        for name, text in view.console_scripts():
+            self._compare_script(label, f"bin/{name}", hashlib.sha256(text), f"script {name}")
+        for member, digest in view.members():
+            target = _installed_path(self.layout, member)
+            if target is None:
+                continue
+            path = target.relative_to(self.layout.root).as_posix()
+            self.checked += 1
+            if path.startswith("bin/") and member.split("/", 2)[1:2] == ["scripts"]:
+                body = view.script_body(member)
+                if body is not None:
+                    self._compare_script(label, path, body, member)
+                    continue
+            self.shipped.add(path)
+            if path not in self.found:
+                self.out.append(Finding("wheels", "error", label, f"{member}: missing"))
+            elif file_hash(self.layout.root / path, digest.split("=", 1)[0]) != digest:
+                self.out.append(
+                    Finding("wheels", "error", label, f"{member}: differs from the locked wheel")
+                )
+
+    def _check_installer(self, label: str, path: str) -> None:
+        found = self.found.get(path)
+        want = hashlib.sha256(f"{INSTALLER_NAME}\n".encode()).hexdigest()
+        if found is not None and found.sha256 != want:
+            self.out.append(Finding("wheels", "error", path, "not what install writes"))
+
+    def _compare_script(self, label: str, path: str, body: hashlib._Hash, what: str) -> None:
+        """A script install wrote with the target's shebang: the rest must be the wheel's."""
+        self.shipped.add(path)
+        if path not in self.found:
+            self.out.append(Finding("wheels", "error", label, f"{what}: missing ({path})"))
+            return
+        shebang, got = _split_shebang(self.layout.root / path)
+        if got != body.hexdigest():
+            message = f"{what}: {path} differs from what the locked wheel makes"
+            self.out.append(Finding("wheels", "error", label, message))
+        self.shebangs.setdefault(shebang, path)
+
+    def unaccounted(self, compiled_with: str) -> None:
+        """Every file no locked wheel ships, and scripts that disagree on their interpreter."""
+        for path in sorted(self.found):
+            if path in self.shipped:
+                continue
+            if compiled_with and _is_cache_of(path, self.shipped):
+                self.caches.append(path)  # byte-code --compile-with wrote: compared below
+                continue
+            self.unshipped.append(path)
+            self.out.append(Finding("wheels", "error", path, "not shipped by any locked wheel"))
+        default = f"#!/usr/bin/env python{self.layout.python_minor}"
+        if len(self.shebangs) > 1:
+            lines = ", ".join(f"{p}: {s!r}" for s, p in sorted(self.shebangs.items()))
+            self.out.append(
+                Finding("wheels", "error", "bin", f"scripts differ in shebang: {lines}")
+            )
+        elif self.shebangs and default not in self.shebangs:
+            (line,) = self.shebangs
+            message = f"scripts start with {line!r}, not {default!r}"
+            self.out.append(Finding("wheels", "warning", "bin", message))
+
+
+def _compare_bytecode(layout: TargetLayout, caches: list[str], python: str | None) -> list[Finding]:
+    """Byte-code runs unchecked at import (unchecked-hash pyc files): compile the tree's
+    sources (already compared with the wheels) again with the target's interpreter, as
+    install did, and compare every .pyc byte for byte."""
+    if python is None:
+        message = (
+            f"{len(caches)} byte-code files not compared with their sources: give --python "
+            "(the target's interpreter) to compile them again"
+        )
+        return [Finding("wheels", "warning", "byte-code", message)]
+    site_rel = layout.site_packages_rel
+    with tempfile.TemporaryDirectory(prefix="wheelhouse-bytecode-") as tmp:
+        again = TargetLayout(Path(tmp), layout.python_minor)
+        for path in layout.site_packages.rglob("*.py"):
+            copy = again.site_packages / path.relative_to(layout.site_packages)
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, copy)
+        try:
+            compile_tree(python, layout.python_minor, again.site_packages)
+        except WheelhouseError as exc:
+            return [Finding("wheels", "error", "byte-code", f"cannot compile it again: {exc}")]
+        return [
+            Finding("wheels", "error", path, "byte-code differs from its source compiled again")
+            for path in caches
+            if not path.startswith(site_rel + "/")
+            or not _same_file(layout.root / path, Path(tmp) / path)
+        ]
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    return b.is_file() and a.read_bytes() == b.read_bytes()
+
+
+class _WheelView:
+    """What verify needs of a locked wheel: its members with RECORD hashes, the console
+    scripts install generates from it, and the bodies of its .data scripts."""
+
+    def __init__(self, zf: zipfile.ZipFile, filename: str) -> None:
+        self.zf = zf
+        self.filename = filename
+        infos = [i for i in zf.infolist() if i.filename.count("/") == 1]
+        dist_infos = {i.filename.split("/")[0] for i in infos if ".dist-info/" in i.filename}
+        if len(dist_infos) != 1:
+            raise IntegrityError(f"{filename}: not one .dist-info folder")
+        (self.dist_info,) = dist_infos
+
+    def _read(self, name: str) -> bytes | None:
+        try:
+            info = self.zf.getinfo(f"{self.dist_info}/{name}")
+        except KeyError:
+            return None
+        if info.file_size > METADATA_MEMBER:
+            raise IntegrityError(f"{self.filename}: {name} is over {METADATA_MEMBER} bytes")
+        return self.zf.read(info)
+
+    def members(self) -> list[tuple[str, str]]:
+        """(member, algorithm=digest) of every file install writes as it is in the wheel."""
+        rows = {p: h for p, h, _ in read_record(self._read("RECORD") or b"", self.filename)}
+        out = []
+        for info in self.zf.infolist():
+            name = info.filename
+            if info.is_dir() or name == f"{self.dist_info}/RECORD":
+                continue
+            if "__pycache__" in name.split("/")[:-1]:
+                continue  # installer skips these
+            out.append((name, rows.get(name) or self._digest(name)))
+        return out
+
+    def _digest(self, name: str) -> str:
+        """RECORD's hash column for a member RECORD has no hash for (signature files)."""
+        digest = hashlib.sha256()
+        with self.zf.open(name) as f:
+            while block := f.read(1 << 20):
+                digest.update(block)
+        return "sha256=" + b64_digest(digest.digest())
+
+    def console_scripts(self) -> list[tuple[str, bytes]]:
+        """(name, body after the shebang) of each script install generates."""
+        text = self._read("entry_points.txt")
+        if text is None:
+            return []
+        out = []
+        for name, module, attr, section in parse_entrypoints(text.decode("utf-8", "replace")):
+            _, data = Script(name, module, attr, section).generate("python", "posix")
+            out.append((name, data.split(b"\n", 1)[1]))
+        return out
+
+    def script_body(self, member: str) -> hashlib._Hash | None:
+        """The sha256 of a .data script after its `#!python` line (install replaces that
+        line), or None for a script install copies as it is."""
+        digest = hashlib.sha256()
+        with self.zf.open(member) as f:
+            head = f.read(8)
+            if head != b"#!python":
+                return None
+            while (block := f.read(1 << 16)) and b"\n" not in block:
+                pass
+            digest.update(block.split(b"\n", 1)[1] if b"\n" in block else b"")
+            while block := f.read(1 << 20):
+                digest.update(block)
+        return digest
+
+
+def _split_shebang(path: Path) -> tuple[str, str]:
+    """(first line, sha256 of the rest) of an installed script (first line cut at 4 KB)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        first = f.readline(4096)
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return first.rstrip(b"\n").decode("utf-8", "replace"), digest.hexdigest()
 
 
 def _installed_path(layout: TargetLayout, rel: str) -> Path | None:
-    """Where install put a wheel member; None for members install rewrites (scripts) and
-    for names install would have refused."""
+    """Where install put a wheel member; None for names install would have refused."""
     if unsafe_member_reason(rel):
         return None
     first, _, rest = rel.partition("/")
     if first.endswith(".data") and rest:
         scheme, _, inner = rest.partition("/")
-        if scheme == "scripts":
-            return None  # shebangs are rewritten for the target's interpreter
         base = layout.scheme_dict().get(scheme)
-        return Path(base) / inner if base else None
+        return Path(base) / inner if base and inner else None
     return layout.site_packages / rel

@@ -226,18 +226,36 @@ def _install_one(
                 source = CheckedWheel(zf, wheel.label, data)
                 try:
                     source.check_names()
+                    _check_space(wheel, zf, layout.root)
                     installer.install(
                         source, destination, {"INSTALLER": f"{INSTALLER_NAME}\n".encode()}
                     )
                 finally:
                     source.release()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, InstallerError, ValueError) as exc:
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        InstallerError,
+        ValueError,
+        RuntimeError,  # zipfile: an encrypted member
+        NotImplementedError,  # zipfile: a compression it cannot undo
+        EOFError,
+    ) as exc:
         raise IntegrityError(
             f"{wheel.label}: {wheel.path.name} is not a sound wheel: {exc}"
         ) from exc
     except OSError as exc:
         raise InstallError(f"{wheel.label}: cannot install: {exc}") from exc
     return wheel, destination.written
+
+
+def _check_space(wheel: PlannedWheel, zf: zipfile.ZipFile, root: Path) -> None:
+    """Refuse, before writing, a wheel that unpacks to more than the file system has free
+    (its members' sizes are the zip's, checked against RECORD and held to while inflating)."""
+    need = sum(info.file_size for info in zf.infolist())
+    free = shutil.disk_usage(root).free
+    if need > free:
+        raise InstallError(f"{wheel.label}: unpacks to {need} bytes, {root.parent} has {free} free")
 
 
 @contextlib.contextmanager

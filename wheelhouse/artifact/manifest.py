@@ -11,7 +11,7 @@ import json
 import os
 import stat
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +89,11 @@ class Manifest:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Manifest:
+        if not isinstance(data, Mapping):
+            raise UsageError("malformed manifest: not a table")
         try:
+            _check_rows(data.get("dists"), ManifestDist, "dists")
+            _check_rows(data.get("files"), ManifestFile, "files")
             if data.get("format") != MANIFEST_FORMAT:
                 raise UsageError(f"unsupported manifest format {data.get('format')!r}")
             return cls(
@@ -104,6 +108,21 @@ class Manifest:
             )
         except (KeyError, TypeError) as exc:
             raise UsageError(f"malformed manifest: {exc!r}") from exc
+
+
+def _check_rows(rows: Any, kind: type, key: str) -> None:
+    """Each row a table of exactly the row type's fields, each of its type."""
+    # the annotations are strings (postponed evaluation): "str", "int", "bool"
+    types = {f.name: {"str": str, "int": int, "bool": bool}[str(f.type)] for f in fields(kind)}
+    if not isinstance(rows, list):
+        raise UsageError(f"malformed manifest: {key!r} is not a list")
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict) or not set(row) <= set(types):
+            raise UsageError(f"malformed manifest: {key}[{i}] is not a {kind.__name__}")
+        for name, value in row.items():
+            want = types[name]
+            if not isinstance(value, want) or (want is int and isinstance(value, bool)):
+                raise UsageError(f"malformed manifest: {key}[{i}].{name} is not a {want.__name__}")
 
 
 def pins_digest(dists: Sequence[ManifestDist]) -> str:
@@ -141,9 +160,13 @@ def read_manifest(root: Path) -> Manifest | None:
     if not path.is_file():
         return None
     try:
-        return Manifest.from_dict(json.loads(path.read_text(encoding="utf-8")))
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"{path} is not valid JSON: {exc}") from exc
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, RecursionError) as exc:  # not JSON, not UTF-8, nested too deeply
+        raise UsageError(f"{path} is not valid JSON: {exc}") from None
+    try:
+        return Manifest.from_dict(data)
+    except UsageError as exc:
+        raise UsageError(f"{path}: {exc}") from None
 
 
 def compare_tree(manifest: Manifest, found: Sequence[ManifestFile]) -> list[tuple[str, str]]:
@@ -156,4 +179,6 @@ def compare_tree(manifest: Manifest, found: Sequence[ManifestFile]) -> list[tupl
         w, h = want[path], have[path]
         if (w.sha256, w.size) != (h.sha256, h.size):
             problems.append((path, "content differs from the manifest"))
+        elif w.executable != h.executable:
+            problems.append((path, "executable bit differs from the manifest"))
     return problems

@@ -18,7 +18,7 @@ from wheelhouse.artifact import checks
 from wheelhouse.artifact.destination import TargetLayout
 from wheelhouse.artifact.distinfo import read_dists
 from wheelhouse.artifact.manifest import read_manifest, scan_tree
-from wheelhouse.artifact.pack import unpack_artifact
+from wheelhouse.artifact.pack import in_artifact, unpack_artifact
 from wheelhouse.artifact.report import Finding, VerifyReport
 from wheelhouse.errors import UsageError
 from wheelhouse.model.lock import Lock
@@ -40,8 +40,12 @@ def verify(
     path = Path(path)
     if path.is_file():
         with tempfile.TemporaryDirectory(prefix="wheelhouse-verify-") as tmp:
-            root = unpack_artifact(path, Path(tmp) / "tree")
-            return verify_tree(root, lock, image, python, label=str(path), wheelhouse=wheelhouse)
+            # modes as the archive has them: the tree's mode check reports any it should not
+            root = unpack_artifact(path, Path(tmp) / "tree", exact_modes=True)
+            try:
+                return verify_tree(root, lock, image, python, str(path), wheelhouse)
+            except UsageError as exc:  # name the artifact, not the temporary folder
+                raise UsageError(f"{path}: {in_artifact(exc, root)}") from None
     if not path.is_dir():
         raise UsageError(f"{path} is neither a folder nor an artifact file")
     return verify_tree(path, lock, image, python, label=str(path), wheelhouse=wheelhouse)
@@ -65,6 +69,8 @@ def verify_tree(
             f"{lock.target.python_version}" + (f" (found {', '.join(others)})" if others else "")
         )
     files = scan_tree(root)
+    findings += checks.check_modes(root)
+    findings += checks.list_startup_code(layout, files)
     findings += checks.check_manifest(root, files, lock)
     dists = read_dists(site)
     findings += checks.check_records(layout, files, dists)
@@ -77,7 +83,7 @@ def verify_tree(
     if image is not None:
         findings += checks.check_image_python(dists, image)
     if wheelhouse is not None:
-        findings += checks.check_against_wheels(layout, manifest, wheelhouse)
+        findings += checks.check_against_wheels(layout, manifest, wheelhouse, lock, files, python)
     if python:
         findings += checks.check_imports(python, layout, dists, lock)
     return VerifyReport(

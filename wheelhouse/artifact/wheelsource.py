@@ -8,6 +8,7 @@ and the staging tree it was written into is thrown away.
 
 from __future__ import annotations
 
+import configparser
 import io
 import mmap
 import struct
@@ -19,7 +20,7 @@ from typing import Any, BinaryIO, NoReturn, cast
 
 from installer.records import InvalidRecordEntry, RecordEntry
 from installer.sources import WheelContentElement, WheelFile
-from installer.utils import SCHEME_NAMES
+from installer.utils import SCHEME_NAMES, parse_entrypoints, parse_metadata_file
 
 from wheelhouse.artifact.destination import is_link_mode, unsafe_member_reason
 from wheelhouse.errors import IntegrityError
@@ -105,8 +106,14 @@ class CheckedWheel(WheelFile):
             raise IntegrityError(self.message(issues))
         try:
             text = self.read_dist_info("RECORD")
-        except (KeyError, ValueError, UnicodeDecodeError) as exc:
-            raise IntegrityError(self.message([f"no readable RECORD ({exc})"])) from exc
+            wheel = self.read_dist_info("WHEEL")
+        except (KeyError, ValueError, RuntimeError, NotImplementedError, zlib.error) as exc:
+            # missing, not UTF-8, encrypted, compressed in a way zipfile cannot undo
+            raise IntegrityError(self.message([f"no readable RECORD or WHEEL ({exc})"])) from None
+        version = parse_metadata_file(wheel).get("Wheel-Version") or ""
+        if not version.startswith("1."):
+            raise IntegrityError(self.message([f"WHEEL: Wheel-Version {version!r}, not 1.x"]))
+        self._check_entry_points()
         try:
             rows = read_record(text, "RECORD")
         except IntegrityError as exc:
@@ -138,6 +145,16 @@ class CheckedWheel(WheelFile):
         if issues:
             raise IntegrityError(self.message(issues))
         self._checked = True
+
+    def _check_entry_points(self) -> None:
+        """entry_points.txt as the installer will read it (an INI file: it must parse)."""
+        if "entry_points.txt" not in self.dist_info_filenames:
+            return
+        try:
+            list(parse_entrypoints(self.read_dist_info("entry_points.txt")))
+        except (configparser.Error, ValueError, RuntimeError, NotImplementedError) as exc:
+            problem = " ".join(str(exc).split())[:200]
+            raise IntegrityError(self.message([f"entry_points.txt: {problem}"])) from None
 
     def get_contents(self) -> Iterator[WheelContentElement]:
         """Each member's bytes, checked against RECORD before they are yielded."""

@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "serve",
     "install",
     "pack",
+    "unpack",
     "verify",
     "sbom",
     "audit",

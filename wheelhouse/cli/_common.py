@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import math
+import re
 from pathlib import Path
 
 from wheelhouse.errors import UsageError
@@ -77,3 +79,25 @@ def human_bytes(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1000
     return f"{n:.1f} GB"  # pragma: no cover
+
+
+def seconds(text: str) -> float:
+    """An argparse type: a positive, finite number of seconds (not "nan", not "inf")."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"give a positive number of seconds, not {text!r}")
+    return value
+
+
+_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def byte_size(text: str) -> int:
+    """An argparse type: a size in bytes, with an optional K, M, G or T (powers of 1024)."""
+    m = re.fullmatch(r"([0-9]{1,15})\s*([KMGT]?)i?B?", text.strip(), re.IGNORECASE)
+    if not m or int(m.group(1)) == 0:
+        raise argparse.ArgumentTypeError(f"not a size (e.g. 500M, 8G): {text!r}")
+    return int(m.group(1)) * _UNITS[m.group(2).upper()]

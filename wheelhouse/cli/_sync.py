@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from wheelhouse.cli._common import human_bytes
+from wheelhouse.cli._common import byte_size, human_bytes, seconds
 
 log = logging.getLogger("wheelhouse")
 
@@ -23,12 +23,28 @@ def register(sub: Any) -> None:
     p.add_argument("--wheelhouse", required=True, type=Path, metavar="DIR")
     p.add_argument("--jobs", type=int, default=8, metavar="N", help="parallel downloads (8)")
     p.add_argument("--index-url", help="look URL-less pins up here instead of pip's index")
-    p.add_argument("--timeout", type=float, help="seconds without data before a retry")
+    p.add_argument("--timeout", type=seconds, help="seconds without data before a retry")
+    p.add_argument(
+        "--max-file-size",
+        type=byte_size,
+        metavar="SIZE",
+        help="the most bytes taken for a file whose lock gives no size (default: "
+        "SyncOptions.max_file_size, 8G); a lock's size is exact: more is cut off and refused",
+    )
     p.add_argument(
         "--http2",
         action="store_true",
         help="use HTTP/2 where the server offers it (one multiplexed connection; in Python"
         " about twice the CPU per byte of HTTP/1.1, so off by default)",
+    )
+    p.add_argument(
+        "--verify",
+        action="store_true",
+        help="hash every file in the wheelhouse again against its catalog and the locks "
+        "(not only size and time) and report what differs (exit 5)",
+    )
+    p.add_argument(
+        "--repair", action="store_true", help="with --verify: download again what differs"
     )
     p.add_argument(
         "--advisories",
@@ -56,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
+    if args.repair and not args.verify:
+        raise UsageError("--repair goes with --verify")
     config = load_index_config().with_sources(index_url=args.index_url)
     quiet = log.getEffectiveLevel() > logging.INFO
     renderer = ProgressRenderer(sys.stderr, bar=sys.stderr.isatty() and not quiet)
@@ -67,6 +85,9 @@ def run(args: argparse.Namespace) -> int:
             jobs=args.jobs,
             timeout=args.timeout,
             http2=args.http2,
+            max_file_size=args.max_file_size or SyncOptions.max_file_size,
+            verify=args.verify,
+            repair=args.repair,
             advisories=configured_url(args.advisories),
             build_with=args.build_with,
         ),
@@ -76,6 +97,13 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, sort_keys=True))
     else:
+        if args.verify:
+            log.info(
+                "verified %d files: %d differed%s",
+                report.verified,
+                len(report.differed),
+                " (downloaded again)" if args.repair and report.differed else "",
+            )
         log.info(
             "%d downloaded (%s), %d already present, %d failed; %d files indexed in %.2fs",
             len(report.downloaded),

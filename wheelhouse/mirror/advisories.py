@@ -120,7 +120,7 @@ async def _download(
     transport: httpx.AsyncBaseTransport | None,
     previous: ExportSource | None,
 ) -> dict[str, str] | None:
-    from wheelhouse.net.http import make_client, with_retries
+    from wheelhouse.net.http import body_chunks, make_client, with_retries
 
     headers = {"Accept-Encoding": "identity"}
     if previous is not None and previous.etag:
@@ -135,7 +135,8 @@ async def _download(
                     if r.status_code == 304:
                         return None
                     r.raise_for_status()
-                    async for chunk in r.aiter_bytes():
+                    # decoded a bounded piece at a time, should the server compress anyway
+                    async for chunk in body_chunks(r, MAX_EXPORT + 1, redact_url(url)):
                         out.write(chunk)
                         if out.size > MAX_EXPORT:
                             raise NetworkError(

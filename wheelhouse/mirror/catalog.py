@@ -15,7 +15,7 @@ from typing import Any
 
 from wheelhouse.errors import UsageError
 from wheelhouse.files import atomic_write, sha256_file
-from wheelhouse.store.layout import Wheelhouse
+from wheelhouse.store.layout import METADATA_SUFFIX, Wheelhouse
 from wheelhouse.store.provenance import Provenance
 
 CATALOG_FORMAT = 1
@@ -70,7 +70,7 @@ def load_catalog(wheelhouse: Wheelhouse) -> dict[str, FileRecord]:
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
         return {r["filename"]: FileRecord.from_dict(r) for r in doc["files"]}
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
         raise UsageError(f"{path}: unreadable wheelhouse catalog ({exc}); remove it") from exc
 
 
@@ -114,3 +114,30 @@ def verified(
 
 def _mtime(path: Path) -> int:
     return os.stat(path).st_mtime_ns
+
+
+NOT_CATALOGUED = "not in the catalog"
+
+
+def rehash_all(wheelhouse: Wheelhouse, records: Mapping[str, FileRecord]) -> dict[str, str]:
+    """Every file of the wheelhouse hashed again (size and mtime trusted for nothing):
+    filename -> what differs from the catalog, for each file that does."""
+    problems: dict[str, str] = {}
+    present = set(wheelhouse.distribution_files())
+    for name in sorted(present):
+        rec = records.get(name)
+        digest = sha256_file(wheelhouse.file(name))
+        if rec is None:
+            problems[name] = NOT_CATALOGUED
+        elif digest != rec.sha256:
+            problems[name] = f"sha256:{digest} differs from the catalog's sha256:{rec.sha256}"
+        elif rec.metadata_sha256 and _metadata_differs(wheelhouse, name, rec.metadata_sha256):
+            problems[name] = "its PEP 658 .metadata file differs from the catalog"
+    for name in sorted(set(records) - present):
+        problems[name] = "in the catalog, missing from files/"
+    return problems
+
+
+def _metadata_differs(wheelhouse: Wheelhouse, name: str, expected: str) -> bool:
+    path = wheelhouse.file(name).with_name(name + METADATA_SUFFIX)
+    return not path.is_file() or sha256_file(path) != expected

@@ -7,7 +7,7 @@ import re
 
 from wheelhouse.net.pages import HTML_TYPE, JSON_TYPE
 
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_RANGE = re.compile(r"^bytes=([0-9]*)-([0-9]*)$")
 _FORMATS = {
     JSON_TYPE: ("json", JSON_TYPE),
     "application/vnd.pypi.simple.latest+json": ("json", JSON_TYPE),
@@ -48,6 +48,12 @@ def negotiate(accept: str | None, fmt: str | None) -> tuple[str, str] | None:
     return _FORMATS[best[2]] if best else None
 
 
+def _number(digits: str) -> int:
+    """A position in a Range header: more than 18 digits is past any file (and int() of
+    thousands of digits is slow, past 4300 an error)."""
+    return int(digits) if len(digits) <= 18 else 1 << 62
+
+
 def parse_range(header: str | None, size: int) -> tuple[int, int] | bool | None:
     """(start, end inclusive) of a single byte range; None = whole file; False = unsatisfiable."""
     if not header:
@@ -56,12 +62,12 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | bool | None:
     if not m or (not m.group(1) and not m.group(2)):
         return None  # multiple or malformed ranges: serve the whole file
     if not m.group(1):
-        n = int(m.group(2))
+        n = _number(m.group(2))
         return (max(size - n, 0), size - 1) if n and size else False
-    start = int(m.group(1))
-    if m.group(2) and int(m.group(2)) < start:
+    start = _number(m.group(1))
+    if m.group(2) and _number(m.group(2)) < start:
         return None  # "5-2" is not a valid range: RFC 9110 says ignore the header
-    end = min(int(m.group(2)), size - 1) if m.group(2) else size - 1
+    end = min(_number(m.group(2)), size - 1) if m.group(2) else size - 1
     if start >= size:
         return False
     return start, end

@@ -55,6 +55,9 @@ class MirrorApp:
     def __init__(self, config: ServeConfig) -> None:
         self.config = config
         self.wheelhouse = Wheelhouse(Path(config.root).resolve())
+        # every path served must resolve inside one of these (links in the tree included)
+        self._simple = os.path.realpath(self.wheelhouse.simple) + os.sep
+        self._files = os.path.realpath(self.wheelhouse.files) + os.sep
         self._cache: dict[str, _Cached] = {}
         self._cached_bytes = 0
         self._auth_ok: set[str] = set()
@@ -105,9 +108,9 @@ class MirrorApp:
             access_log.info(
                 '%s "%s %s%s" %d %d %.1fms',
                 client[0],
-                scope["method"],
-                scope["path"],
-                f"?{qs}" if qs else "",
+                _loggable(scope["method"]),
+                _loggable(scope["path"]),
+                f"?{_loggable(qs)}" if qs else "",
                 sent["status"],
                 sent["bytes"],
                 (time.perf_counter() - started) * 1000,
@@ -169,7 +172,7 @@ class MirrorApp:
             file = self.wheelhouse.simple / name / f"index.{kind}"
         else:
             file = self.wheelhouse.simple / f"index.{kind}"
-        cached = self._page(file)
+        cached = self._page(file) if _inside(file, self._simple) else None
         if cached is None:
             await _respond(send, 404, b"no such project\n")
             return
@@ -223,7 +226,7 @@ class MirrorApp:
             return
         path = self.wheelhouse.files / name
         try:
-            st = os.lstat(path)
+            st = os.lstat(path) if _inside(path, self._files) else None
         except OSError:
             st = None
         if st is None or not stat.S_ISREG(st.st_mode):
@@ -305,6 +308,24 @@ async def _stream(f: BinaryIO, start: int, length: int, send: Send) -> None:
         await send({"type": "http.response.body", "body": b""})
 
 
+def _inside(path: Path, root: str) -> bool:
+    """True if `path`, every link in it resolved, is inside `root` (which ends in a
+    separator): a linked folder or file that leads out of the tree is not served."""
+    return os.path.realpath(path).startswith(root)
+
+
+_UNSAFE_IN_LOG = re.compile(r'[^\x21-\x7e]|["\\%]')
+
+
+def _loggable(text: str) -> str:
+    """Text from the request as one log field: anything but printable ASCII (a line break
+    would forge a log line), the quote and the percent sign itself percent-escaped."""
+    return _UNSAFE_IN_LOG.sub(
+        lambda m: "".join(f"%{b:02X}" for b in m.group().encode("utf-8", "surrogateescape")),
+        text,
+    )
+
+
 def _basic(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
@@ -370,20 +391,27 @@ def check_can_listen(host: str, port: int) -> None:
             raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
 
 
+def server_options() -> dict[str, Any]:
+    """uvicorn's settings for `serve` (tests start theirs with the same)."""
+    from wheelhouse.mirror.httplimits import LimitedHttpToolsProtocol
+
+    return {
+        "access_log": False,
+        "server_header": False,
+        "lifespan": "on",
+        # bounds on request heads (httptools has none of its own): see httplimits
+        "http": LimitedHttpToolsProtocol,
+    }
+
+
 def run_server(
     config: ServeConfig, host: str, port: int, log_level: str = "info", workers: int = 1
 ) -> None:
     """Serve until interrupted (uvicorn; our own access log, not uvicorn's)."""
     import uvicorn
 
-    common: dict[str, Any] = {
-        "host": host,
-        "port": port,
-        "access_log": False,
-        "log_level": log_level,
-        "server_header": False,
-        "lifespan": "on",
-    }
+    common: dict[str, Any] = {"host": host, "port": port, "log_level": log_level}
+    common.update(server_options())
     if workers <= 1:
         uvicorn.run(MirrorApp(config), **common)
         return

@@ -42,17 +42,28 @@ class ServeConfig:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ServeConfig:
         basic = env.get(ENV_BASIC)
+        token = env.get(ENV_TOKEN)
         return cls(
             root=Path(env[ENV_ROOT]),
-            token=env.get(ENV_TOKEN) or None,
-            basic_auth=parse_basic_auth(basic) if basic else None,
+            token=None if token is None else check_token(token, f"${ENV_TOKEN}"),
+            basic_auth=None if basic is None else parse_basic_auth(basic, f"${ENV_BASIC}"),
         )
 
 
-def parse_basic_auth(text: str) -> tuple[str, str]:
+def check_token(token: str, where: str = "--token") -> str:
+    """A token that can protect something: an empty or blank one would let anyone in
+    (or, as it did, turn authentication off), so it is an error at start-up."""
+    if not token.strip():
+        raise UsageError(f"{where} is empty or blank: give a real token, or none")
+    return token
+
+
+def parse_basic_auth(text: str, where: str = "--basic-auth") -> tuple[str, str]:
     user, sep, password = text.partition(":")
-    if not sep or not user:
-        raise UsageError("--basic-auth wants USER:PASSWORD")
+    if not sep or not user.strip():
+        raise UsageError(f"{where} wants USER:PASSWORD")
+    if not password.strip():
+        raise UsageError(f"{where}: the password is empty or blank")
     return user, password
 
 
@@ -67,10 +78,18 @@ def serve_config(
     if not Wheelhouse(Path(root)).simple.is_dir():
         raise UsageError(f"{root} has no simple/ index: run `wheelhouse sync` into it first")
     env = os.environ if env is None else env
-    basic_text = basic_auth or (None if token else env.get(ENV_BASIC) or None)
-    token = token or (None if basic_text else env.get(ENV_TOKEN) or None)
+    if token is not None:
+        check_token(token)
+    if basic_auth is not None:
+        parse_basic_auth(basic_auth)
+    given = token is not None or basic_auth is not None
+    # a variable that is set counts, even empty: it is refused rather than ignored
+    basic_where = "--basic-auth" if basic_auth is not None else f"${ENV_BASIC}"
+    basic_text = basic_auth if given else env.get(ENV_BASIC)
+    token_where = "--token" if token is not None else f"${ENV_TOKEN}"
+    token = token if given else (None if basic_text is not None else env.get(ENV_TOKEN))
     return ServeConfig(
         root=Path(root),
-        token=token,
-        basic_auth=parse_basic_auth(basic_text) if basic_text else None,
+        token=None if token is None else check_token(token, token_where),
+        basic_auth=None if basic_text is None else parse_basic_auth(basic_text, basic_where),
     )

@@ -14,6 +14,7 @@ import json
 import logging
 import shutil
 import zipfile
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -29,6 +30,7 @@ from wheelhouse.store.layout import METADATA_SUFFIX, Wheelhouse
 
 log = logging.getLogger("wheelhouse")
 API_VERSION = "1.1"
+METADATA_BYTES = 16 << 20  # a wheel METADATA bigger than this is not offered (PEP 658)
 
 
 @dataclass(frozen=True)
@@ -156,11 +158,13 @@ def wheel_metadata(path: Path) -> bytes | None:
             names = [
                 n for n in zf.namelist() if n.count("/") == 1 and n.endswith(".dist-info/METADATA")
             ]
-            if len(names) != 1:
+            if len(names) != 1 or zf.getinfo(names[0]).file_size > METADATA_BYTES:
                 return None
             return zf.read(names[0])
-    except (zipfile.BadZipFile, OSError, KeyError):
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, KeyError, EOFError):
         return None
+    except (NotImplementedError, RuntimeError, ValueError, zlib.error):
+        return None  # an unknown compression, an encrypted member: no metadata to offer
 
 
 def _requires_python(metadata: bytes) -> str | None:

@@ -10,7 +10,7 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -18,9 +18,11 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from wheelhouse.errors import IntegrityError, NetworkError, WheelhouseError
 from wheelhouse.files import AtomicFile, fsync_paths
 from wheelhouse.mirror.catalog import (
+    NOT_CATALOGUED,
     FileRecord,
     load_catalog,
     record_for,
+    rehash_all,
     save_catalog,
     verified,
 )
@@ -30,7 +32,7 @@ from wheelhouse.model.filenames import wheel_fits
 from wheelhouse.model.lockfiles import load_lock
 from wheelhouse.net.pipconfig import IndexConfig
 from wheelhouse.net.urls import redact_url, strip_credentials
-from wheelhouse.store.layout import Wheelhouse, writer_lock
+from wheelhouse.store.layout import METADATA_SUFFIX, Wheelhouse, writer_lock
 
 if TYPE_CHECKING:  # httpx (~50 ms to import) only once there is something to fetch
     import httpx
@@ -69,6 +71,8 @@ class Failure:
 @dataclass(frozen=True)
 class SyncReport:
     wheelhouse: str
+    verified: int = 0  # files hashed again by --verify
+    differed: tuple[str, ...] = ()  # what --verify found different (repaired with --repair)
     downloaded: tuple[str, ...] = ()
     skipped: tuple[str, ...] = ()
     failed: tuple[Failure, ...] = ()
@@ -86,6 +90,8 @@ class SyncReport:
         return {
             "wheelhouse": self.wheelhouse,
             "ok": self.ok,
+            "verified": self.verified,
+            "differed": list(self.differed),
             "downloaded": list(self.downloaded),
             "skipped": list(self.skipped),
             "failed": [{"file": f.what, "error": f.message} for f in self.failed],
@@ -120,6 +126,7 @@ class _Run:
     skipped: list[str] = field(default_factory=list)
     failed: list[Failure] = field(default_factory=list)
     nbytes: int = 0
+    max_file_size: int = 0  # for files whose lock gives no size
     opened: httpx.AsyncClient | None = None
     _reader: IndexReader | None = None
 
@@ -152,6 +159,12 @@ class SyncOptions:
     # HTTP/2 where the server offers it: one multiplexed connection, but in Python about
     # twice the CPU per byte of HTTP/1.1 (see `make_client`)
     http2: bool = False
+    # the most bytes taken for one file whose lock gives no size (a lock's size is exact)
+    max_file_size: int = 8 << 30
+    # hash every file again against the catalog and the locks, not only new ones
+    verify: bool = False
+    # with verify: download again what differs (else it is reported, left as it is)
+    repair: bool = False
     advisories: str | None = None  # an OSV export to keep for offline audits (URL or path)
     build_with: str | None = None  # the target's interpreter: build the locked sdists
 
@@ -176,7 +189,12 @@ def sync(
     with writer_lock(wh):
         wh.create()
         records = load_catalog(wh)
-        run = run_loop(_sync_all(wh, wanted, config, options, progress, transport, records))
+        checked = len(wh.distribution_files()) if options.verify else 0
+        differ = _verify_all(wh, records, wanted, options) if options.verify else {}
+        held = [] if options.repair else _hold(differ, wanted)
+        todo = [w for w in wanted if w.filename not in differ] if held else wanted
+        run = run_loop(_sync_all(wh, todo, config, options, progress, transport, records))
+        run.failed += held
         try:
             if options.build_with and not run.failed:
                 built = _build(run, locks, options.build_with)
@@ -194,6 +212,8 @@ def sync(
     (progress or _ignore)(SyncEvent("index", count=len(fresh)))
     return SyncReport(
         wheelhouse=str(wh.root),
+        verified=checked,
+        differed=tuple(sorted(differ)),
         downloaded=tuple(sorted(run.downloaded)),
         skipped=tuple(sorted(run.skipped)),
         failed=tuple(sorted(run.failed, key=lambda f: f.what)),
@@ -215,6 +235,39 @@ def _build(run: _Run, locks: Sequence[Lock], python: str) -> list[BuiltWheel]:
     except WheelhouseError as exc:
         run.failed.append(Failure("building the locked sdists", str(exc), exc.exit_code))
         return []
+
+
+def _verify_all(
+    wh: Wheelhouse, records: dict[str, FileRecord], wanted: list[Wanted], options: SyncOptions
+) -> dict[str, str]:
+    """Hash every file again; what differs from the catalog or from the locks, by name.
+    With `repair`, those files go (and their catalog rows): the sync then fetches anew
+    what the locks want."""
+    differ = rehash_all(wh, records)
+    names = {w.filename for w in wanted}
+    for name, problem in list(differ.items()):
+        if problem == NOT_CATALOGUED and name not in names:
+            log.warning("%s: %s (neither indexed nor touched)", name, problem)
+            del differ[name]
+    for w in wanted:
+        rec = records.get(w.filename or "")
+        if w.filename and w.filename not in differ and rec and rec.sha256 not in w.hashes:
+            differ[w.filename] = f"sha256:{rec.sha256} is not a hash the lock allows"
+    for name, problem in sorted(differ.items()):
+        log.warning("%s: %s", name, problem)
+        if options.repair:
+            wh.file(name).unlink(missing_ok=True)
+            wh.file(name).with_name(name + METADATA_SUFFIX).unlink(missing_ok=True)
+            records.pop(name, None)
+    return differ
+
+
+def _hold(differ: dict[str, str], wanted: list[Wanted]) -> list[Failure]:
+    """Without --repair, what differs is reported (exit 5) and left alone, not replaced."""
+    return [
+        Failure(name, f"{name}: {problem} (sync --verify --repair downloads it again)", 5)
+        for name, problem in sorted(differ.items())
+    ]
 
 
 def run_loop(coro: Coroutine[Any, Any, T]) -> T:
@@ -259,6 +312,7 @@ async def _sync_all(
         config,
         progress or _ignore,
         records,
+        max_file_size=options.max_file_size,
     )
     run.emit(SyncEvent("plan", count=len(wanted)))
     gate = asyncio.Semaphore(jobs)
@@ -348,7 +402,7 @@ async def _locate(run: _Run, w: Wanted) -> Download:
     )
 
 
-_CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
+_CONTENT_RANGE = re.compile(r"bytes ([0-9]{1,19})-([0-9]{1,19})/([0-9]{1,19}|\*)")
 
 
 async def _download(run: _Run, item: Download) -> None:
@@ -358,12 +412,13 @@ async def _download(run: _Run, item: Download) -> None:
     wh = run.wheelhouse
     for fresh_try in (False, True):
         with AtomicFile(wh.file(item.filename), part=wh.part(item.filename, item.sha256)) as out:
-            resumed = out.size > 0
+            resumed = out.size > 0  # bytes of an earlier run, or (below) of an earlier attempt
             if fresh_try:
                 out.restart()
 
             async def attempt(out: AtomicFile = out) -> None:
-                await _stream_into(run, item, out)
+                nonlocal resumed
+                resumed = await _stream_into(run, item, out) or resumed
 
             await with_retries(
                 f"downloading {item.filename}", item.url, run.config.retries, attempt
@@ -387,8 +442,13 @@ async def _download(run: _Run, item: Download) -> None:
         return
 
 
-async def _stream_into(run: _Run, item: Download, out: AtomicFile) -> None:
-    """One HTTP attempt: ask for the bytes after what `out` holds and append them."""
+async def _stream_into(run: _Run, item: Download, out: AtomicFile) -> bool:
+    """One HTTP attempt: ask for the bytes after what `out` holds and append them, never
+    more than the lock's size for the file (or the ceiling, where the lock has none).
+    True if they were appended to bytes already there (a resume)."""
+    from wheelhouse.net.http import BodyTooBig, body_chunks
+
+    limit = item.size if item.size is not None else run.max_file_size
     for _ in range(2):
         headers = {"Accept-Encoding": "identity"}
         offset = out.size
@@ -406,26 +466,42 @@ async def _stream_into(run: _Run, item: Download, out: AtomicFile) -> None:
                     continue
             elif offset:
                 out.restart()  # the server ignored Range and sends the whole file
-            total = r.headers.get("content-length")
-            run.emit(
-                SyncEvent("bytes", item.filename, offset, int(total) + offset if total else None)
-            )
+                offset = 0
+            total = _length(r.headers.get("content-length"))
+            if total is not None and offset + total > limit:
+                out.restart()
+                raise _too_big(item, limit)
+            run.emit(SyncEvent("bytes", item.filename, offset, total + offset if total else None))
             # Hashed and written on the event loop, a read (up to 1 MB) at a time: a thread hop
             # per batch cost more than it saved (both measured in bench/mirror-results.md).
             # Whatever arrived stays in the part file, also when cut off, for the Range resume.
-            async for chunk in _body(r):
-                out.write(chunk)
-                run.nbytes += len(chunk)
-                run.emit(SyncEvent("bytes", item.filename, len(chunk)))
-            return
+            try:
+                async for chunk in body_chunks(r, limit, item.filename, start=offset):
+                    out.write(chunk)
+                    run.nbytes += len(chunk)
+                    run.emit(SyncEvent("bytes", item.filename, len(chunk)))
+            except BodyTooBig:
+                out.restart()  # what is past the size is not the file: keep nothing
+                raise _too_big(item, limit) from None
+            return offset > 0
     raise NetworkError(f"{item.filename}: the server answers Range requests inconsistently")
 
 
-def _body(r: httpx.Response) -> AsyncIterator[bytes]:
-    """The body as sent (no decoder in the way), unless the server encoded it anyway."""
-    if r.headers.get("content-encoding", "identity").lower() in ("", "identity"):
-        return r.aiter_raw()
-    return r.aiter_bytes()
+def _length(text: str | None) -> int | None:
+    """Content-Length as a number (None where absent or not a plain number)."""
+    return int(text) if text and text.isascii() and text.isdigit() and len(text) < 20 else None
+
+
+def _too_big(item: Download, limit: int) -> WheelhouseError:
+    if item.size is not None:
+        return IntegrityError(
+            f"{item.filename}: the server sends more than the {limit} bytes the lock gives; "
+            "cut off there"
+        )
+    return NetworkError(
+        f"{item.filename}: larger than {limit} bytes (the lock gives no size: raise "
+        "--max-file-size if it is right)"
+    )
 
 
 class SyncFailed(WheelhouseError):

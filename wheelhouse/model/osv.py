@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -234,8 +235,15 @@ def read_export(path: Path) -> AdvisoryDB:
                     newest = advisory.modified
                 for name in {a.name for a in advisory.affected}:
                     by_project.setdefault(name, []).append(advisory)
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
-        raise UsageError(f"{path}: not a readable OSV export zip ({exc})") from exc
+    except (
+        zipfile.BadZipFile,
+        OSError,
+        EOFError,
+        RuntimeError,  # an encrypted member
+        NotImplementedError,  # a compression zipfile cannot undo
+        zlib.error,
+    ) as exc:
+        raise UsageError(f"{path}: not a readable OSV export zip ({exc})") from None
     frozen = {k: tuple(sorted(v, key=lambda a: a.id)) for k, v in by_project.items()}
     return AdvisoryDB(frozen, count, newest)
 
@@ -250,6 +258,6 @@ def _member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -> Advisory:
         raise UsageError(f"{where}: more than {MAX_RECORD} bytes")
     try:
         doc = json.loads(data)
-    except ValueError as exc:
-        raise UsageError(f"{where}: not JSON ({exc})") from exc
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
+        raise UsageError(f"{where}: not JSON ({exc})") from None
     return parse_advisory(doc, where)

@@ -40,6 +40,8 @@ _LEGACY_MANYLINUX = {17: "manylinux2014", 12: "manylinux2010", 5: "manylinux1"}
 _MANYLINUX_RE = re.compile(r"^manylinux_(\d+)_(\d+)_(\w+)$")
 _LEGACY_RE = re.compile(r"^(manylinux2014|manylinux2010|manylinux1)_(\w+)$")
 _MUSL_RE = re.compile(r"^musllinux_(\d+)_(\d+)_(\w+)$")
+_MAC_RE = re.compile(r"^macosx_([0-9]{1,3})_([0-9]{1,3})_([a-z0-9_]+)$")
+_PLATFORM_RE = re.compile(r"^[a-z0-9_]{1,64}$")
 
 
 @dataclass(frozen=True)
@@ -216,10 +218,13 @@ class Profile:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Profile:
+        if not isinstance(data, Mapping):
+            raise UsageError(f"malformed profile: a {type(data).__name__}, not a table")
         try:
             if data.get("format") != PROFILE_FORMAT:
                 raise UsageError(f"unsupported profile format {data.get('format')!r}")
             Version(str(data["python_version"]))
+            _check_shape(data)
             return cls(
                 name=str(data["name"]),
                 description=str(data.get("description", "")),
@@ -245,6 +250,49 @@ class Profile:
 
     def with_installed(self, installed: Iterable[InstalledDist], **changes: Any) -> Profile:
         return replace(self, installed=tuple(sorted(installed, key=lambda d: d.name)), **changes)
+
+
+MARKER_NAMES = (
+    "implementation_name",
+    "implementation_version",
+    "os_name",
+    "platform_machine",
+    "platform_python_implementation",
+    "platform_release",
+    "platform_system",
+    "platform_version",
+    "python_full_version",
+    "python_version",
+    "sys_platform",
+)
+
+
+def _check_shape(data: Mapping[str, Any]) -> None:
+    """The fields every use of a profile relies on, with the types it relies on."""
+    for key in ("abis", "platforms", "tags"):
+        values = data[key]
+        if not isinstance(values, list) or not all(isinstance(v, str) and v for v in values):
+            raise UsageError(f"malformed profile: {key!r} is not a list of names")
+    for tag in data["tags"]:
+        if tag.count("-") != 2 or not all(tag.split("-")):
+            raise UsageError(f"malformed profile: tag {tag!r} is not a wheel tag")
+    markers = data["markers"]
+    if not isinstance(markers, Mapping) or not all(isinstance(v, str) for v in markers.values()):
+        raise UsageError("malformed profile: 'markers' is not a table of strings")
+    missing = [m for m in MARKER_NAMES if m not in markers]
+    if missing:
+        raise UsageError(f"malformed profile: 'markers' lacks {', '.join(missing)}")
+    installed = data.get("installed", [])
+    if not isinstance(installed, list) or not all(isinstance(d, Mapping) for d in installed):
+        raise UsageError("malformed profile: 'installed' is not a list of tables")
+    for d in installed:
+        reqs = d.get("requires_dist")
+        if reqs is not None and not (
+            isinstance(reqs, list) and all(isinstance(r, str) for r in reqs)
+        ):
+            raise UsageError(f"malformed profile: requires_dist of {d.get('name')!r}")
+        if not isinstance(d.get("requires_python") or "", str):
+            raise UsageError(f"malformed profile: requires_python of {d.get('name')!r}")
 
 
 def _typed_extra(extra: Any) -> dict[str, Any]:
@@ -321,9 +369,12 @@ def expand_platform(platform: str) -> list[str]:
     if musl:
         major, minor, arch = int(musl.group(1)), int(musl.group(2)), musl.group(3)
         return [f"musllinux_{major}_{m}_{arch}" for m in range(minor, -1, -1)] + [f"linux_{arch}"]
-    if platform.startswith("macosx_"):
-        _, maj, mnr, arch = platform.split("_", 3)
-        return list(ptags.mac_platforms((int(maj), int(mnr)), arch))
+    mac = _MAC_RE.match(platform)
+    if mac:
+        version = (int(mac.group(1)), int(mac.group(2)))
+        return list(ptags.mac_platforms(version, mac.group(3)))
+    if platform.startswith("macosx_") or not _PLATFORM_RE.match(platform):
+        raise UsageError(f"unsupported platform tag {platform!r}")
     return [platform]
 
 
@@ -440,6 +491,8 @@ def load_profile(spec: str | Path | None) -> Profile:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise UsageError(f"cannot read profile {path}: {exc.strerror}") from exc
+        except UnicodeDecodeError as exc:
+            raise UsageError(f"profile {path} is not UTF-8 ({exc.reason})") from None
     else:
         res = resources.files("wheelhouse") / "profiles" / f"{spec}.json"
         if not res.is_file():
@@ -452,7 +505,12 @@ def load_profile(spec: str | Path | None) -> Profile:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise UsageError(f"profile {spec} is not valid JSON: {exc}") from exc
-    return Profile.from_dict(data)
+    except RecursionError:
+        raise UsageError(f"profile {spec}: nested too deeply") from None
+    try:
+        return Profile.from_dict(data)
+    except UsageError as exc:
+        raise UsageError(f"profile {spec}: {exc}") from None
 
 
 def builtin_profile_matching(name: str, digest: str) -> Profile | None:

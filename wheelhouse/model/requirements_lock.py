@@ -144,14 +144,18 @@ def parse_requirements_lock(text: str, path: str = "<lock>") -> Lock:
 
 def _parse_target_line(text: str, path: str) -> LockTarget:
     fields = dict(part.split("=", 1) for part in text.split() if "=" in part)
+    if "python" not in fields:
+        raise UsageError(f"{path}: malformed target line {text!r}: no python=")
+    impl = fields.get("implementation", "cp")
+    if not re.fullmatch(r"[a-z]{2}", impl):
+        raise UsageError(f"{path}: target line: implementation={impl!r} is not cp, pp, ...")
     try:
-        impl = fields.get("implementation", "cp")
         profile = bare_profile(
             fields["python"],
             fields.get("platform", "any"),
             impl,
             abi=fields.get("abi", "").split(",")[0] or None,
         )
-    except KeyError as exc:
-        raise UsageError(f"{path}: malformed target line {text!r}") from exc
+    except UsageError as exc:
+        raise UsageError(f"{path}: target line {text!r}: {exc}") from None
     return LockTarget.from_profile(profile)

@@ -7,12 +7,15 @@ the configuration at a local server.
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import logging
 import netrc
 import os
 import random
 import ssl
-from collections.abc import Awaitable, Callable, Generator
+import zlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
+from datetime import datetime, timezone
 from typing import TypeVar
 from urllib.parse import urlsplit
 
@@ -23,7 +26,14 @@ from wheelhouse.errors import NetworkError
 from wheelhouse.net.pipconfig import IndexConfig
 from wheelhouse.net.urls import redact_url, strip_credentials
 
-__all__ = ["make_client", "redact_url", "strip_credentials", "with_retries"]
+__all__ = [
+    "body_chunks",
+    "make_client",
+    "read_bounded",
+    "redact_url",
+    "strip_credentials",
+    "with_retries",
+]
 
 log = logging.getLogger("wheelhouse")
 T = TypeVar("T")
@@ -112,7 +122,8 @@ def make_client(
         timeout=httpx.Timeout(
             timeout or config.timeout, connect=min(timeout or config.timeout, 30.0)
         ),
-        headers={"User-Agent": USER_AGENT},
+        # only codings body_chunks undoes a bounded piece at a time
+        headers={"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate"},
         auth=IndexAuth(_credential_sources(config)),
         follow_redirects=True,
         trust_env=config.proxy is None,
@@ -138,14 +149,61 @@ def _credential_sources(config: IndexConfig) -> list[str]:
     return [u for u in (*indexes, *config.find_links) if u]
 
 
+MAX_WAIT = 30.0  # the longest Retry-After honoured
+
+
 def backoff(attempt: int, retry_after: str | None = None) -> float:
-    """Seconds to wait before retry `attempt` (1-based): Retry-After or capped exponential."""
-    if retry_after:
-        try:
-            return min(float(retry_after), 30.0)
-        except ValueError:
-            pass
-    return float(min(0.25 * 2 ** (attempt - 1), 8.0) * (0.5 + random.random() / 2))
+    """Seconds to wait before retry `attempt` (1-based): Retry-After (delay-seconds or an
+    HTTP-date, RFC 9110; anything else, "nan" included, ignored) up to MAX_WAIT, else a
+    capped exponential with jitter."""
+    told = _retry_after(retry_after) if retry_after else None
+    if told is not None:
+        return min(max(told, 0.0), MAX_WAIT)
+    return float(min(0.25 * 2 ** (min(attempt, 16) - 1), 8.0) * (0.5 + random.random() / 2))
+
+
+def _retry_after(text: str) -> float | None:
+    text = text.strip()
+    if text.isascii() and text.isdigit():
+        return float(text[:6])  # a million seconds or more is "long": MAX_WAIT anyway
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return (when - datetime.now(timezone.utc)).total_seconds()
+
+
+def incurable(exc: httpx.TransportError) -> bool:
+    """True for failures a retry cannot cure: a scheme httpx cannot speak, a request it
+    cannot form, a certificate that does not verify."""
+    if isinstance(exc, (httpx.UnsupportedProtocol, httpx.LocalProtocolError)):
+        return True
+    cause: BaseException | None = exc
+    for _ in range(16):  # the chain httpx and httpcore build is a few links long
+        if cause is None:
+            return False
+        if isinstance(cause, ssl.SSLCertVerificationError) or (
+            isinstance(cause, ssl.SSLError) and "CERTIFICATE" in str(cause).upper()
+        ):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
+def _reason(exc: BaseException) -> str:
+    """What went wrong, for a message: the exception's text, with its cause's where that
+    says more (a certificate failure hides behind a plain connect error)."""
+    reason = str(exc) or type(exc).__name__
+    cause = exc.__cause__ or exc.__context__
+    for _ in range(16):  # a few links deep; a hand-made cycle must not spin
+        if cause is None or isinstance(cause, ssl.SSLError):
+            break
+        cause = cause.__cause__ or cause.__context__
+    if cause is not None and str(cause) not in reason:
+        reason += f": {cause}"
+    return reason
 
 
 async def with_retries(what: str, url: str, retries: int, call: Callable[[], Awaitable[T]]) -> T:
@@ -178,7 +236,7 @@ async def with_retries(what: str, url: str, retries: int, call: Callable[[], Awa
                 + (f" after {attempt} attempts" if attempt > 1 else "")
             ) from None
         except httpx.TransportError as exc:
-            if attempt <= retries:
+            if attempt <= retries and not incurable(exc):
                 delay = backoff(attempt)
                 log.debug(
                     "%s: %s on %s, retry %d in %.1fs",
@@ -190,7 +248,92 @@ async def with_retries(what: str, url: str, retries: int, call: Callable[[], Awa
                 )
                 await asyncio.sleep(delay)
                 continue
-            reason = str(exc) or type(exc).__name__
+            tries = f" after {attempt} attempts" if attempt > 1 else ""
             raise NetworkError(
-                f"{what}: cannot reach {redact_url(url)} after {attempt} attempts ({reason})"
+                f"{what}: cannot reach {redact_url(url)}{tries} ({_reason(exc)})"
             ) from None
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            # a redirect loop, a body that does not decode, a URL httpx cannot use: a retry
+            # would get the same answer
+            raise NetworkError(f"{what}: {redact_url(url)}: {_reason(exc)}") from None
+
+
+class BodyTooBig(NetworkError):
+    """A response body longer than its bound; `limit` says which."""
+
+    def __init__(self, what: str, limit: int) -> None:
+        super().__init__(f"{what}: the body is larger than {limit} bytes; cut off there")
+        self.limit = limit
+
+
+async def body_chunks(
+    response: httpx.Response, limit: int, what: str, start: int = 0
+) -> AsyncIterator[bytes]:
+    """The body, decoded (gzip/deflate, a chunk of at most READ_BYTES at a time from at
+    most READ_BYTES taken in: no bomb decodes in one piece), cut off with BodyTooBig once
+    `start` plus what was sent would pass `limit` bytes."""
+    decoder = _decoder(response, what)
+    sent = start
+    if response.is_stream_consumed:  # read whole already, decoded (a mock transport does)
+        decoder = _Decoder(None, what)
+    async for raw in _raw(response):
+        for chunk in decoder.feed(raw):
+            sent += len(chunk)
+            if sent > limit:
+                raise BodyTooBig(what, limit)
+            yield chunk
+    decoder.end()
+
+
+def _raw(response: httpx.Response) -> AsyncIterator[bytes]:
+    if response.is_stream_consumed:
+        return _once(response.content)
+    return response.aiter_raw()
+
+
+async def _once(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+
+
+async def read_bounded(response: httpx.Response, limit: int, what: str) -> bytes:
+    """The whole (decoded) body of a streamed response, at most `limit` bytes."""
+    return b"".join([chunk async for chunk in body_chunks(response, limit, what)])
+
+
+class _Decoder:
+    """A content-coding undone a bounded piece at a time (identity: passed through)."""
+
+    def __init__(self, wbits: int | None, what: str) -> None:
+        self._inflater = zlib.decompressobj(wbits) if wbits is not None else None
+        self._what = what
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        if self._inflater is None:
+            yield data
+            return
+        pending = data
+        while pending:  # each turn takes in input or gives out READ_BYTES: bounded by data
+            try:
+                out = self._inflater.decompress(pending, READ_BYTES)
+            except zlib.error as exc:
+                raise NetworkError(f"{self._what}: corrupt compressed body ({exc})") from None
+            pending = self._inflater.unconsumed_tail
+            if out:
+                yield out
+            if self._inflater.eof:
+                return
+
+    def end(self) -> None:
+        if self._inflater is not None and not self._inflater.eof:
+            raise NetworkError(f"{self._what}: the compressed body is cut short")
+
+
+def _decoder(response: httpx.Response, what: str) -> _Decoder:
+    coding = response.headers.get("content-encoding", "identity").strip().lower()
+    if coding in ("", "identity"):
+        return _Decoder(None, what)
+    if coding in ("gzip", "x-gzip"):
+        return _Decoder(16 + zlib.MAX_WBITS, what)
+    if coding == "deflate":  # zlib-wrapped as the RFC says (raw deflate is rare, refused)
+        return _Decoder(zlib.MAX_WBITS, what)
+    raise NetworkError(f"{what}: unsupported content-encoding {coding!r}")

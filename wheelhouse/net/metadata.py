@@ -26,12 +26,20 @@ from wheelhouse.errors import IntegrityError, NetworkError, UsageError
 # the target-side snapshot script owns the one copy of this conversion (it runs stdlib-only)
 from wheelhouse.model._snapshot_script import requires_txt_to_dist
 from wheelhouse.net.cache import Cache
-from wheelhouse.net.http import redact_url, with_retries
+from wheelhouse.net.http import read_bounded, redact_url, with_retries
 from wheelhouse.net.pages import DistFile
 from wheelhouse.net.urls import local_path
 
 log = logging.getLogger("wheelhouse")
 TAIL = 64 * 1024
+METADATA_BYTES = 16 << 20  # a METADATA file (the biggest real ones are a few hundred KB)
+WHOLE_FILE_BYTES = 4 << 30  # a distribution fetched whole whose index gives no size
+SDIST_MEMBERS = 100_000  # tar entries looked through for PKG-INFO
+
+
+def _file_limit(f: DistFile) -> int:
+    """The most bytes taken for a whole distribution file: its size where the index says."""
+    return f.size if f.size is not None and f.size >= 0 else WHOLE_FILE_BYTES
 
 
 @dataclass(frozen=True)
@@ -77,6 +85,8 @@ def metadata_from_wheel_zip(zf: zipfile.ZipFile, filename: str) -> bytes:
     names = [n for n in zf.namelist() if n.count("/") == 1 and n.endswith(".dist-info/METADATA")]
     if len(names) != 1:
         raise IntegrityError(f"{filename}: expected one .dist-info/METADATA, found {len(names)}")
+    if zf.getinfo(names[0]).file_size > METADATA_BYTES:
+        raise IntegrityError(f"{filename}: METADATA is over {METADATA_BYTES} bytes")
     return zf.read(names[0])
 
 
@@ -90,19 +100,18 @@ def metadata_from_sdist(data: bytes, filename: str) -> bytes:
     if filename.endswith(".zip"):
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             members = {
-                n: zf.read(n)
-                for n in zf.namelist()
-                if n.endswith(("/PKG-INFO", "/requires.txt")) and n.count("/") <= 2
+                i.filename: zf.read(i)
+                for i in zf.infolist()[:SDIST_MEMBERS]
+                if _wanted_in_sdist(i.filename, i.file_size)
             }
     else:
         members = {}
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tf:
-            for m in tf.getmembers():
-                if (
-                    m.isfile()
-                    and m.name.endswith(("/PKG-INFO", "/requires.txt"))
-                    and m.name.count("/") <= 2
-                ):
+            for _ in range(SDIST_MEMBERS):
+                m = tf.next()
+                if m is None:
+                    break
+                if m.isfile() and _wanted_in_sdist(m.name, m.size):
                     f = tf.extractfile(m)
                     if f is not None:
                         members[m.name] = f.read()
@@ -176,6 +185,12 @@ def _with_extra(requirement: str, extra: str) -> str:
     return f"{req.strip()}; ({marker.strip()}) and {cond}" if sep else f"{req.strip()}; {cond}"
 
 
+def _wanted_in_sdist(name: str, size: int) -> bool:
+    """PKG-INFO or egg-info requires.txt near the top, of a size worth reading."""
+    wanted = name.endswith(("/PKG-INFO", "/requires.txt")) and name.count("/") <= 2
+    return wanted and size <= METADATA_BYTES
+
+
 def _check(data: bytes, expected: dict[str, str] | None, what: str) -> None:
     if not expected:
         return
@@ -212,7 +227,10 @@ class MetadataFetcher:
         else:
             data = await self._fetch_bytes(f)
             self.cache.put_metadata(key, data)
-        meta = parse_metadata(data)
+        try:
+            meta = parse_metadata(data)
+        except UsageError as exc:
+            raise IntegrityError(f"{describe(f)}: {exc}") from None
         if meta.name != f.name:
             raise IntegrityError(f"{f.filename}: metadata names {meta.name}, not {f.name}")
         return meta
@@ -231,7 +249,7 @@ class MetadataFetcher:
                 return meta_path.read_bytes()
             return self._from_archive(path.read_bytes(), f)
         if f.metadata_hashes is not None:
-            data = await self._get(f.url + ".metadata", f"metadata of {f.filename}")
+            data = await self._get(f.url + ".metadata", f"metadata of {f.filename}", METADATA_BYTES)
             _check(data, dict(f.metadata_hashes), f"metadata of {f.filename}")
             self.stats["pep658"] += 1
             return data
@@ -240,7 +258,7 @@ class MetadataFetcher:
             if ranged is not None:
                 self.stats["range"] += 1
                 return ranged
-        data = await self._get(f.url, f.filename)
+        data = await self._get(f.url, f.filename, _file_limit(f))
         _check(data, dict(f.hashes), f.filename)
         self.stats["whole"] += 1
         return self._from_archive(data, f)
@@ -254,7 +272,7 @@ class MetadataFetcher:
         elif self.offline:
             raise NetworkError(f"offline: {f.filename} is needed whole and is not cached")
         else:
-            data = await self._get(f.url, f.filename)
+            data = await self._get(f.url, f.filename, _file_limit(f))
         _check(data, dict(f.hashes), f.filename)
         return data
 
@@ -264,46 +282,67 @@ class MetadataFetcher:
                 with zipfile.ZipFile(io.BytesIO(data)) as zf:
                     return metadata_from_wheel_zip(zf, f.filename)
             return metadata_from_sdist(data, f.filename)
-        except (zipfile.BadZipFile, tarfile.TarError, OSError, EOFError) as exc:
+        except (
+            zipfile.BadZipFile,
+            zipfile.LargeZipFile,
+            tarfile.TarError,
+            OSError,
+            EOFError,
+            zlib.error,
+            ValueError,
+            NotImplementedError,
+        ) as exc:
             raise IntegrityError(f"{f.filename}: unreadable archive ({exc})") from exc
 
-    async def _get(self, url: str, what: str, headers: dict[str, str] | None = None) -> bytes:
-        async def call() -> httpx.Response:
-            r = await self.client.get(url, headers=headers or {})
-            r.raise_for_status()
-            return r
+    async def _get(
+        self, url: str, what: str, limit: int, headers: dict[str, str] | None = None
+    ) -> bytes:
+        """A body of at most `limit` bytes (more is a NetworkError: cut off there)."""
 
-        response = await with_retries(f"downloading {what}", url, self.retries, call)
-        return response.content
+        async def call() -> bytes:
+            async with self.client.stream("GET", url, headers=headers or {}) as r:
+                r.raise_for_status()
+                return await read_bounded(r, limit, what)
+
+        return await with_retries(f"downloading {what}", url, self.retries, call)
 
     async def _from_range(self, f: DistFile) -> bytes | None:
         """METADATA out of the zip's central directory, by HTTP range requests."""
         try:
 
-            async def tail_call() -> httpx.Response:
-                r = await self.client.get(f.url, headers={"Range": f"bytes=-{TAIL}"})
-                r.raise_for_status()
-                return r
+            async def tail_call() -> tuple[int, str, bytes]:
+                async with self.client.stream(
+                    "GET", f.url, headers={"Range": f"bytes=-{TAIL}"}
+                ) as r:
+                    r.raise_for_status()
+                    body = await read_bounded(r, _file_limit(f), f.filename)
+                    return r.status_code, r.headers.get("Content-Range", ""), body
 
-            r = await with_retries(f"reading {f.filename}", f.url, self.retries, tail_call)
+            status, content_range, tail = await with_retries(
+                f"reading {f.filename}", f.url, self.retries, tail_call
+            )
         except NetworkError:
             return None
-        if r.status_code != 206:
-            data = r.content  # the server sent the whole file
-            _check(data, dict(f.hashes), f.filename)
-            return self._from_archive(data, f)
-        total = int(r.headers.get("Content-Range", "/0").rsplit("/", 1)[-1] or 0)
-        tail = r.content
+        if status != 206:
+            _check(tail, dict(f.hashes), f.filename)  # the server sent the whole file
+            return self._from_archive(tail, f)
+        total_text = content_range.rsplit("/", 1)[-1]
+        if not (total_text.isascii() and total_text.isdigit() and len(total_text) < 20):
+            return None
+        total = int(total_text)
         tail_start = total - len(tail)
         eocd = tail.rfind(b"PK\x05\x06")
-        if eocd < 0:
+        if eocd < 0 or eocd + 20 > len(tail):
             return None
         cd_size, cd_offset = struct.unpack("<II", tail[eocd + 12 : eocd + 20])
         if cd_offset == 0xFFFFFFFF:
             return None  # zip64: let the whole-file path handle it
         if cd_offset < tail_start:
             cd = await self._get(
-                f.url, f.filename, {"Range": f"bytes={cd_offset}-{cd_offset + cd_size - 1}"}
+                f.url,
+                f.filename,
+                cd_size,
+                {"Range": f"bytes={cd_offset}-{cd_offset + cd_size - 1}"},
             )
         else:
             cd = tail[cd_offset - tail_start : cd_offset - tail_start + cd_size]
@@ -317,9 +356,12 @@ class MetadataFetcher:
             blob = tail[local_offset - tail_start :]
         else:
             blob = await self._get(
-                f.url, f.filename, {"Range": f"bytes={local_offset}-{min(want_end, total) - 1}"}
+                f.url,
+                f.filename,
+                want_end - local_offset,
+                {"Range": f"bytes={local_offset}-{min(want_end, total) - 1}"},
             )
-        if blob[:4] != b"PK\x03\x04":
+        if len(blob) < 30 or blob[:4] != b"PK\x03\x04":
             return None
         nlen, xlen = struct.unpack("<HH", blob[26:30])
         start = 30 + nlen + xlen
@@ -327,9 +369,14 @@ class MetadataFetcher:
         if len(comp) < csize:
             return None
         if method == 0:
-            return comp
+            return comp if len(comp) <= METADATA_BYTES else None
         if method == 8:
-            return zlib.decompress(comp, -15)
+            inflater = zlib.decompressobj(-15)
+            try:
+                out = inflater.decompress(comp, METADATA_BYTES + 1)
+            except zlib.error:
+                return None  # the whole-file path says what is wrong with it
+            return out if inflater.eof and len(out) <= METADATA_BYTES else None
         return None
 
 

@@ -108,6 +108,8 @@ def parse_json_page(body: bytes, page_url: str, index: str) -> list[DistFile]:
         data = json.loads(body)
     except ValueError as exc:  # JSONDecodeError, or bytes that are not UTF-8
         raise _malformed(page_url, f"not JSON ({exc})") from None
+    except RecursionError:
+        raise _malformed(page_url, "not JSON (nested too deeply)") from None
     files = data.get("files", []) if isinstance(data, dict) else None
     if not isinstance(files, list):
         raise _malformed(page_url, "'files' is not a list")

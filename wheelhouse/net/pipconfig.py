@@ -9,6 +9,7 @@ files. `PIP_CONFIG_FILE=/dev/null` turns all files off, as in pip.
 from __future__ import annotations
 
 import configparser
+import math
 import os
 import re
 import subprocess
@@ -17,6 +18,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from wheelhouse.errors import UsageError
 
@@ -59,6 +61,11 @@ class IndexConfig:
         """Sources given on the command line replace the configured ones as a whole."""
         if not (index_url or extra_index_urls or find_links or no_index):
             return self
+        for url in (index_url or "", *extra_index_urls):
+            if url:
+                _check_url(url, "index-url", "command line")
+        for location in find_links:
+            _check_location(location)
         return replace(
             self,
             index_url=index_url or (None if not extra_index_urls else self.index_url),
@@ -141,11 +148,7 @@ def load_index_config(env: Mapping[str, str] | None = None) -> IndexConfig:
         value = get(key)
         return tuple(value.split()) if value else ()
 
-    try:
-        timeout = float(get("timeout") or 15)
-        retries = int(get("retries") or 5)
-    except ValueError as exc:
-        raise UsageError(f"pip configuration: {exc}") from exc
+    _check_values(raw)
     return IndexConfig(
         index_url=(get("index-url") or None),
         extra_index_urls=multi("extra-index-url"),
@@ -155,11 +158,76 @@ def load_index_config(env: Mapping[str, str] | None = None) -> IndexConfig:
         client_cert=get("client-cert") or None,
         proxy=get("proxy") or None,
         trusted_hosts=multi("trusted-host"),
-        timeout=timeout,
-        retries=retries,
+        timeout=_number(raw, "timeout", 15.0, float, 1e6),
+        retries=int(_number(raw, "retries", 5, int, 100)),
         constraints=multi("constraint"),
         origin={k: v[1] for k, v in raw.items()},
     )
+
+
+_URL_KEYS = ("index-url", "extra-index-url", "proxy")
+_USED = {*_URL_KEYS, "find-links", "trusted-host", "cert", "client-cert", "constraint"}
+_HOST = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(:[0-9]{1,5})?$")
+
+
+def _check_values(raw: Mapping[str, tuple[str, str]]) -> None:
+    """Values pip's configuration hands to the network, checked here so that a bad one is
+    an error naming its key and where it was set, not a failure deep in httpx."""
+    for key, (value, where) in raw.items():
+        if key not in _USED:
+            continue  # pip's business alone
+        if any((ord(c) < 32 and c not in "\t\r\n") or ord(c) == 127 for c in value):
+            raise UsageError(f"pip configuration {key} ({where}): a control character")
+        if key in _URL_KEYS:
+            for url in value.split():
+                _check_url(url, key, where)
+        elif key == "trusted-host":
+            for host in value.split():
+                if not _HOST.match(host):
+                    raise UsageError(f"pip configuration {key} ({where}): {host!r} is no host")
+
+
+def _check_url(url: str, key: str, where: str) -> None:
+    name = f"--{key}" if where == "command line" else f"pip configuration {key} ({where})"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises for a port that is no number)
+    except ValueError as exc:
+        raise UsageError(f"{name}: {url!r}: {exc}") from None
+    if any(ord(c) < 33 or ord(c) == 127 for c in url):
+        raise UsageError(f"{name}: {url!r} holds a control character or a space")
+    if key == "proxy":
+        if parts.scheme not in ("http", "https", "socks5", "socks5h") or not parts.hostname:
+            raise UsageError(f"{name}: {url!r} is no proxy URL")
+        return
+    if parts.scheme not in ("http", "https", "file") or not (parts.netloc or parts.path):
+        raise UsageError(f"{name}: {url!r} is no http(s) or file URL")
+
+
+def _check_location(location: str) -> None:
+    """A find-links location given on the command line: a folder, a file or a URL."""
+    if any(ord(c) < 32 or ord(c) == 127 for c in location):
+        raise UsageError(f"--find-links {location!r}: a control character")
+    try:
+        urlsplit(location).port  # noqa: B018 (raises for a bad address or port)
+    except ValueError as exc:
+        raise UsageError(f"--find-links {location!r}: {exc}") from None
+
+
+def _number(
+    raw: Mapping[str, tuple[str, str]], key: str, default: float, kind: type, top: float
+) -> float:
+    """A number from the configuration, finite and from 0 to `top`."""
+    if key not in raw or not raw[key][0].strip():
+        return default
+    value, where = raw[key]
+    try:
+        number = float(kind(value.strip()))
+    except ValueError:
+        raise UsageError(f"pip configuration {key}={value!r} ({where}) is no number") from None
+    if not (math.isfinite(number) and 0 <= number <= top) or (key == "timeout" and not number):
+        raise UsageError(f"pip configuration {key}={value!r} ({where}) is out of range")
+    return number
 
 
 _DEFAULT: list[str] = []

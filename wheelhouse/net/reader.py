@@ -17,7 +17,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 
 from wheelhouse.errors import NetworkError
 from wheelhouse.net.cache import Cache, CachedPage
-from wheelhouse.net.http import with_retries
+from wheelhouse.net.http import read_bounded, with_retries
 from wheelhouse.net.pages import (
     ACCEPT,
     JSON_TYPE,
@@ -33,13 +33,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("wheelhouse")
 DEFAULT_MAX_AGE = 600.0
+PAGE_BYTES = 64 << 20  # the biggest project pages (thousands of files) are a few MB
 
 
 def _max_age(headers: httpx.Headers) -> float:
     cc = headers.get("Cache-Control", "")
     if "no-store" in cc or "no-cache" in cc:
         return 0.0
-    m = re.search(r"max-age=(\d+)", cc)
+    m = re.search(r"max-age=([0-9]{1,9})", cc)
     return float(m.group(1)) if m else DEFAULT_MAX_AGE
 
 
@@ -144,14 +145,17 @@ class IndexReader:
             if cached.last_modified:
                 headers["If-Modified-Since"] = cached.last_modified
 
-        async def get() -> httpx.Response:
-            response = await self.client.get(url, headers=headers)
-            if response.status_code not in (200, 304, 404, 410):
-                response.raise_for_status()
-            return response
+        async def get() -> tuple[httpx.Response, bytes]:
+            async with self.client.stream("GET", url, headers=headers) as response:
+                if response.status_code not in (200, 304, 404, 410):
+                    response.raise_for_status()
+                if response.status_code != 200:
+                    return response, b""
+                what = f"index page {redact_url(url)}"
+                return response, await read_bounded(response, PAGE_BYTES, what)
 
         try:
-            response = await with_retries(
+            response, body = await with_retries(
                 f"reading index {redact_url(index)}", url, self.retries, get
             )
         except NetworkError:
@@ -175,7 +179,7 @@ class IndexReader:
         else:
             page = CachedPage(
                 url,
-                response.content,
+                body,
                 response.headers.get("Content-Type", "text/html"),
                 response.headers.get("ETag"),
                 response.headers.get("Last-Modified"),

@@ -86,8 +86,8 @@ def _run(cmd: Sequence[str], source: str, stdin: str | None = None) -> Mapping[s
         )
     try:
         data: Mapping[str, Any] = json.loads(proc.stdout)
-    except json.JSONDecodeError as exc:
-        raise WheelhouseError(f"snapshot of {source} printed no JSON: {exc}") from exc
+    except (ValueError, RecursionError) as exc:
+        raise WheelhouseError(f"snapshot of {source} printed no JSON: {exc}") from None
     return data
 
 
@@ -128,7 +128,7 @@ def parse_package_list(text: str, path: str) -> list[tuple[str, str]]:
     if stripped.startswith("["):
         try:
             return [(d["name"], d["version"]) for d in json.loads(stripped)]
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, RecursionError) as exc:
             raise UsageError(f"{path}: not a `pip list --format=json` document: {exc}") from exc
     out = []
     for lineno, raw in enumerate(text.splitlines(), 1):
