@@ -315,10 +315,11 @@ def _run(cmd: Sequence[str], what: str) -> subprocess.CompletedProcess[str]:
 def _build_folder(sdist: Path) -> Iterator[Path]:
     """A scratch folder whose path depends only on the sdist's bytes: compilers write the
     source path into what they build (debug information, __FILE__), so a random one made
-    every build of a C extension differ. Builds of the same sdist take turns (a lock)."""
+    every build of a C extension differ. Builds on this machine take turns (one lock file,
+    so that no lock is left behind per sdist)."""
     digest = hashlib.sha256(sdist.read_bytes()).hexdigest()[:16]
     folder = Path(tempfile.gettempdir()) / f"wheelhouse-build-{digest}"
-    lock = folder.with_name(folder.name + ".lock")
+    lock = folder.with_name("wheelhouse-build.lock")
     fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
