@@ -8,15 +8,18 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo check test lint typecheck bench clean
 
+# -qq: pip says nothing unless something fails (its warnings about this machine's extra
+# file:// indexes lacking a project, for one, are not the set-up's business)
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	# a build backend for Python 3.7 (setuptools + wheel, the last releases for 3.7): the tests
-	# that build sdists offline put it in their own index (tests/conftest.py build_backend)
-	$(BIN)/python -m pip download --quiet --no-deps --only-binary :all: --python-version 3.7 \
+	@echo "setting up $(VENV) (once; under a minute)"
+	@$(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install -qq --upgrade pip
+	@$(BIN)/python -m pip install -qq -e '.[dev]'
+	@# a build backend for Python 3.7 (setuptools + wheel, the last releases for 3.7): the
+	@# tests that build sdists offline put it in their own index (tests/conftest.py)
+	@$(BIN)/python -m pip download -qq --no-deps --only-binary :all: --python-version 3.7 \
 	    --dest $(VENV)/test-dists 'setuptools==68.0.0' 'wheel==0.42.0'
-	touch $(STAMP)
+	@touch $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python examples/demo.py

@@ -21,8 +21,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.conftest import find_python37  # noqa: E402
 from wheelhouse.cli import main  # noqa: E402
+from wheelhouse.errors import UsageError  # noqa: E402
+from wheelhouse.interpreters import find_python  # noqa: E402
 
 SCORE = ROOT / "examples" / "score"
 DEMO = ROOT / ".demo"
@@ -39,6 +40,7 @@ def step(title: str, *argv: str) -> None:
 
 
 def demo() -> None:
+    started = time.perf_counter()
     DEMO.mkdir(exist_ok=True)
     lock, image_lock = DEMO / "requirements.lock", DEMO / "image.lock"
     wheels, app = DEMO / "wheelhouse", DEMO / "app"
@@ -64,7 +66,10 @@ def demo() -> None:
         "-o",
         str(image_lock),
     )
-    python37 = find_python37()
+    try:
+        python37: str | None = find_python("3.7")  # as image-env finds it below
+    except UsageError:
+        python37 = None
     step(
         "sync both locks into the wheelhouse (the image's sdist-only packages built by 3.7)",
         "sync",
@@ -72,7 +77,7 @@ def demo() -> None:
         str(image_lock),
         "--wheelhouse",
         str(wheels),
-        *(["--build-with", python37] if python37 else []),
+        *(["--build-with", "3.7"] if python37 else []),
     )
     step(
         "install the mounted folder",
@@ -84,9 +89,10 @@ def demo() -> None:
         str(mount),
     )
     step("pack it", "pack", str(mount), "-o", str(DEMO / "myenv.tar.gz"))
-    if not python37:
+    if python37 is None:
         step("verify against the image", "verify", str(mount), "--lock", str(lock))
         print("\ndemo: no Python 3.7 here (pyenv install 3.7.16): stopping before the run")
+        summary(started)
         return
     env = DEMO / "image-env"
     step(
@@ -94,7 +100,7 @@ def demo() -> None:
         "image-env",
         str(env),
         "--python",
-        python37,
+        "3.7",
         "--wheelhouse",
         str(wheels),
     )
@@ -119,6 +125,7 @@ def demo() -> None:
         f"AZUREML_EXTRA_PYTHON_LIB_PATH={LIB_PATH}",
     )
     dynamic_install(app, lock, wheels, env / "bin" / "python")
+    summary(started)
 
 
 def dynamic_install(app: Path, lock: Path, wheels: Path, python: Path) -> None:
@@ -167,6 +174,34 @@ def dynamic_install(app: Path, lock: Path, wheels: Path, python: Path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def size(path: Path) -> int:
+    """Bytes under `path` (a file or a folder)."""
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.lstat().st_size for p in path.rglob("*") if p.is_file() or p.is_symlink())
+
+
+def summary(started: float) -> None:
+    """What the demo made and where, with the disk each takes."""
+    lock = DEMO / "requirements.lock"
+    pins = sum(1 for line in lock.read_text().splitlines() if "==" in line and " \\" in line)
+    made = [
+        (lock, f"the lock: {pins} packages to add to the image, hashes for the target"),
+        (DEMO / "pylock.toml", "the same pins as PEP 751, with URLs and the full target"),
+        (DEMO / "image.lock", "the image's own packages (to build its stand-in)"),
+        (DEMO / "wheelhouse", "the mirror: files/ and the static simple/ index (serve it)"),
+        (DEMO / "app" / "myenv", "the mounted folder: AZUREML_EXTRA_PYTHON_LIB_PATH"),
+        (DEMO / "myenv.tar.gz", "the same folder packed, reproducibly, to ship"),
+        (DEMO / "image-env", "the image's stand-in (a Python 3.7 environment)"),
+    ]
+    print(f"\n== done in {time.perf_counter() - started:.0f}s; made under {DEMO}:")
+    for path, what in made:
+        if path.exists():
+            shown = path.relative_to(ROOT)
+            print(f"  {shown!s:<24} {size(path) / 1e6:>7.1f} MB  {what}")
+    print(f"  {'total':<24} {size(DEMO) / 1e6:>7.1f} MB  (make clean removes it)")
 
 
 if __name__ == "__main__":

@@ -4,8 +4,8 @@
     resolver   mirror   artifact   image  the four jobs: none imports another
     net   store                           the network; where a wheelhouse lives
     model                                 the values and their file formats
-    base: errors, files, interpreters     the root error, the one file writer, the target's
-                                          interpreter
+    base: errors, files, interpreters,    the root error, the one file writer, the target's
+          progress                        interpreter, progress reports
 
 Every import counts: at the top of a module, inside a function, or for type checking only.
 """

@@ -5,6 +5,8 @@ Every "nothing half-written" promise of wheelhouse rests on these few functions.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import os
 import tempfile
@@ -16,6 +18,35 @@ from typing import BinaryIO
 from wheelhouse.errors import IntegrityError
 
 WRITEBACK_EVERY = 16 << 20  # bytes written between two hints to start writing them back
+
+# What to do about the filesystem errors a user can act on.
+_WHAT_TO_DO = {
+    errno.ENOSPC: "the disk is full: free space or choose another folder",
+    errno.EDQUOT: "the disk quota is used up: free space or choose another folder",
+    errno.EACCES: "no permission: choose a folder you can write to",
+    errno.EPERM: "not permitted: choose a folder you can write to",
+    errno.EROFS: "the file system is read-only: choose another folder",
+    errno.EFBIG: "a file is over the size this process may write (ulimit -f)",
+    errno.ENOTDIR: "a part of the path is a file, not a folder",
+    errno.EEXIST: "a file is where a folder should be",
+    errno.ENAMETOOLONG: "the path is too long",
+}
+
+
+def os_error_text(exc: OSError, path: Path | str | None = None) -> str:
+    """An OSError in words for the user: what failed, on which path (`path` in place of
+    the error's own, e.g. the user's folder for a temporary one), and what to do."""
+    where = path if path is not None else exc.filename
+    text = exc.strerror or str(exc)
+    if where:
+        text += f": {where}"
+    advice = _WHAT_TO_DO.get(exc.errno or 0)
+    return f"{text} ({advice})" if advice else text
+
+
+def renamed_error(exc: OSError, path: Path | str) -> OSError:
+    """The same error about `path` (the file the user named, not a temporary beside it)."""
+    return OSError(exc.errno, exc.strerror or str(exc), str(path))
 
 
 class AtomicFile:
@@ -44,9 +75,12 @@ class AtomicFile:
         self._keep_on_error = part is not None
         self._file: BinaryIO
         if part is None:
-            fd, tmp = tempfile.mkstemp(
-                prefix=f".{self.dest.name}.", suffix=".part", dir=self.dest.parent
-            )
+            try:
+                fd, tmp = tempfile.mkstemp(
+                    prefix=f".{self.dest.name}.", suffix=".part", dir=self.dest.parent
+                )
+            except OSError as exc:
+                raise renamed_error(exc, self.dest) from None
             self._file = os.fdopen(fd, "wb")
             self.tmp = Path(tmp)
         else:
@@ -62,7 +96,10 @@ class AtomicFile:
         self._written_back = self.size
 
     def write(self, data: bytes) -> None:
-        self._file.write(data)
+        try:
+            self._file.write(data)
+        except OSError as exc:  # the disk is full: say which file, not the temporary
+            raise renamed_error(exc, self.dest) from None
         self.hasher.update(data)
         self.size += len(data)
         if self.size - self._written_back >= WRITEBACK_EVERY:
@@ -92,10 +129,13 @@ class AtomicFile:
         `durable=False` skips the fsync, for a caller that syncs many files at once later
         (see `fsync_paths`) before anything points at them.
         """
-        self._file.flush()
-        if durable:
-            os.fsync(self._file.fileno())
-        self._file.close()
+        try:
+            self._file.flush()
+            if durable:
+                os.fsync(self._file.fileno())
+            self._file.close()
+        except OSError as exc:
+            raise renamed_error(exc, self.dest) from None
         got = self.hexdigest()
         if expected is not None and got != expected:
             self.discard()
@@ -119,15 +159,22 @@ class AtomicFile:
     def close_keep(self) -> None:
         """Close without committing or removing (a resumable part stays for the next try)."""
         if not self._file.closed:
-            self._file.flush()
-            self._file.close()
+            with contextlib.suppress(OSError):  # a full disk: the part keeps what it has
+                self._file.flush()
+            self._close()
         self._done = True
 
     def discard(self) -> None:
         if not self._file.closed:
-            self._file.close()
+            self._close()
         self.tmp.unlink(missing_ok=True)
         self._done = True
+
+    def _close(self) -> None:
+        """Close, even where buffered bytes cannot be written (the error that says why was
+        raised already; a second one from here would hide it)."""
+        with contextlib.suppress(OSError):
+            self._file.close()  # closes the descriptor also when the flush fails
 
     def __enter__(self) -> AtomicFile:
         return self

@@ -8,6 +8,7 @@ interpreter; they find and start it through these few functions.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Mapping
@@ -19,8 +20,14 @@ from wheelhouse.errors import UsageError
 _HOST_PREFIXES = ("PIP_", "PYTHON")
 
 
+_VERSION = re.compile(r"^(\d+)\.(\d+)(\.\d+)?$")
+
+
 def resolve_interpreter(python: str) -> str:
-    """An interpreter as an absolute path, so it still works from another working folder."""
+    """An interpreter as an absolute path, so it still works from another working folder.
+    A bare version (`3.7`, `3.7.16`) finds an interpreter of that version."""
+    if _VERSION.match(python):
+        return find_python(python)
     if os.sep in python or (os.altsep and os.altsep in python):
         path = Path(python).absolute()
         if not path.exists():
@@ -30,6 +37,50 @@ def resolve_interpreter(python: str) -> str:
     if found is None:
         raise UsageError(f"no interpreter named {python} on PATH")
     return found
+
+
+def find_python(version: str) -> str:
+    """An interpreter of `version` (X.Y, or X.Y.Z exactly): `pythonX.Y` on PATH, else the
+    newest matching one of pyenv's versions (where `pythonX.Y` may be a shim that runs
+    only the selected version)."""
+    m = _VERSION.match(version)
+    if not m:
+        raise UsageError(f"not a Python version: {version!r} (give e.g. 3.7 or 3.7.16)")
+    minor = f"{m.group(1)}.{m.group(2)}"
+    for candidate in _candidates(minor):
+        found = _version_of(candidate)
+        if found is not None and (found == version or (not m.group(3) and _minor(found) == minor)):
+            return candidate
+    raise UsageError(
+        f"no Python {version} found (looked for python{minor} on PATH and in pyenv's "
+        "versions); give the interpreter's path"
+    )
+
+
+def _candidates(minor: str) -> list[str]:
+    found = [shutil.which(f"python{minor}")]
+    versions = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv") / "versions"
+    if versions.is_dir():
+        mine = [d for d in versions.iterdir() if _minor(d.name) == minor]
+        for folder in sorted(mine, key=lambda d: _sort_key(d.name), reverse=True):
+            found.append(str(folder / "bin" / f"python{minor}"))
+    return [c for c in found if c and os.access(c, os.X_OK)]
+
+
+def _minor(version: str) -> str:
+    return ".".join(version.split(".")[:2])
+
+
+def _sort_key(version: str) -> tuple[int, ...]:
+    return tuple(int(p) if p.isdigit() else -1 for p in version.split("."))
+
+
+def _version_of(python: str) -> str | None:
+    """The interpreter's full version, or None if it does not run (a shim without it)."""
+    try:
+        return interpreter_version(python)
+    except UsageError:
+        return None
 
 
 def interpreter_version(python: str) -> str:
@@ -43,6 +94,8 @@ def interpreter_version(python: str) -> str:
         )
     except OSError as exc:
         raise UsageError(f"cannot run {python}: {exc.strerror}") from exc
+    except subprocess.TimeoutExpired:
+        raise UsageError(f"{python} did not report its version within 60 s") from None
     if out.returncode != 0:
         raise UsageError(f"{python} failed to report its version: {out.stderr.strip()}")
     return out.stdout.strip()

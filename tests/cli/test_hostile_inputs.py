@@ -114,16 +114,16 @@ def index_url_not_http(tmp_path: Path) -> list[str]:
 CASES: list[tuple[Callable[[Path], list[str]], dict[str, str], int, str]] = [
     (pylock_without_sha256, {}, 2, "has no sha256"),
     (pylock_package_not_a_table, {}, 2, "packages[0] is not a table"),
-    (requirements_lock_odd_platform, {}, 2, "unsupported platform tag"),
-    (profile_null_tag, {}, 2, "'tags' is not a list of names"),
-    (profile_missing_marker, {}, 2, "'markers' lacks python_full_version"),
+    (requirements_lock_odd_platform, {}, 2, "not a platform tag"),
+    (profile_null_tag, {}, 2, "tags[0]: expected a string, got null"),
+    (profile_missing_marker, {}, 2, "markers.python_full_version: missing (required)"),
     (profile_not_utf8, {}, 2, "is not UTF-8"),
     (timeout_nan, {}, 2, "give a positive number of seconds, not 'nan'"),
     (trusted_host_control, {"PIP_TRUSTED_HOST": "a\x1bb"}, 2, "$PIP_TRUSTED_HOST"),
     (trusted_host_control, {"PIP_TIMEOUT": "nan"}, 2, "pip configuration timeout='nan'"),
     (trusted_host_control, {"PIP_INDEX_URL": "http://[::1"}, 2, "$PIP_INDEX_URL"),
-    (index_url_bad_ipv6, {}, 2, "--index-url: 'http://[::1': Invalid IPv6 URL"),
-    (index_url_not_http, {}, 2, "is no http(s) or file URL"),
+    (index_url_bad_ipv6, {}, 2, "--index-url is not a URL (Invalid IPv6 URL)"),
+    (index_url_not_http, {}, 2, "javascript:// is not supported (http, https or file)"),
 ]
 
 

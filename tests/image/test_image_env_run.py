@@ -124,7 +124,7 @@ def test_image_env_built_offline_and_reused(world, image_python, python37, capsy
         )
         == 0
     )
-    assert "up to date" in capsys.readouterr().out
+    assert "up to date" in capsys.readouterr().err
 
 
 def test_image_env_names_missing_packages(world, python37, capsys) -> None:  # type: ignore[no-untyped-def]

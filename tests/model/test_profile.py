@@ -57,5 +57,5 @@ def test_python2_and_eol_patch_table() -> None:
 def test_malformed_profile_names_the_field() -> None:
     data = bare_profile("3.7.16", "manylinux2014_x86_64").to_dict()
     del data["implementation"]
-    with pytest.raises(UsageError, match="no 'implementation' field"):
+    with pytest.raises(UsageError, match="implementation: missing"):
         Profile.from_dict(data)

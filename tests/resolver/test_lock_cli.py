@@ -99,7 +99,7 @@ def test_unchanged_inputs_rewrite_nothing_and_ask_nothing(tmp_path: Path, upstre
     pylock_before = (tmp_path / "pylock.toml").read_bytes()
     n = len(state.requests)
     assert lock_cli(tmp_path, url, "--python-version", "3.7", "alpha")[0] == 0
-    assert "up to date" in capsys.readouterr().out
+    assert "up to date" in capsys.readouterr().err
     assert (out.read_bytes(), out.stat().st_mtime_ns) == before
     assert len(state.requests) == n
     # a fresh lock with a cold cache gives the same bytes
@@ -337,7 +337,7 @@ def test_hand_edited_lock_is_rewritten(tmp_path: Path, upstream, capsys) -> None
     good = out.read_text()
     out.write_text(good + "garbage==1.0\n")
     assert lock_cli(tmp_path, url, "--python-version", "3.7", "alpha")[0] == 0
-    assert "up to date" not in capsys.readouterr().out
+    assert "up to date" not in capsys.readouterr().err
     assert out.read_text() == good
 
 

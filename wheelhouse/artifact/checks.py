@@ -44,6 +44,7 @@ from wheelhouse.model.lock import Lock
 from wheelhouse.model.profile import Profile
 from wheelhouse.model.pyrange import python_range
 from wheelhouse.model.record import b64_digest, file_hash, read_record, sha256_text
+from wheelhouse.progress import Progress
 from wheelhouse.store.layout import Wheelhouse
 
 
@@ -284,10 +285,14 @@ def check_dependencies(
 
 
 def check_imports(
-    python: str, layout: TargetLayout, dists: Sequence[TreeDist], lock: Lock
+    python: str,
+    layout: TargetLayout,
+    dists: Sequence[TreeDist],
+    lock: Lock,
+    progress: Progress | None = None,
 ) -> list[Finding]:
     modules = top_level_modules(row[0] for d in dists for row in d.record)
-    run = import_modules(python, layout.site_packages, modules)
+    run = import_modules(python, layout.site_packages, modules, progress=progress)
     out = []
     if not run.python_version.startswith(lock.target.python_minor + "."):
         out.append(

@@ -23,6 +23,7 @@ from installer.utils import Scheme
 
 from wheelhouse.artifact.manifest import MANIFEST_NAME
 from wheelhouse.errors import IntegrityError
+from wheelhouse.files import renamed_error
 from wheelhouse.model.record import Recorded, b64_digest
 
 if TYPE_CHECKING:
@@ -143,6 +144,8 @@ class SafeDestination(SchemeDictionaryDestination):
             digest, size = _copy_hashing(stream, fd)
             if mode & self.umask:  # open() applied the umask: set the mode we promised
                 os.fchmod(fd, mode)
+        except OSError as exc:  # a full disk: which file (os.write does not say)
+            raise renamed_error(exc, target) from None
         finally:
             os.close(fd)
         b64 = b64_digest(digest.digest())  # the one hash of these bytes: check, new RECORD

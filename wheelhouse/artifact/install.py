@@ -19,7 +19,7 @@ import sys
 import tempfile
 import zipfile
 from collections.abc import Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -46,9 +46,11 @@ from wheelhouse.artifact.manifest import (
 )
 from wheelhouse.artifact.plan import PlannedWheel, check_hash, plan_install
 from wheelhouse.artifact.wheelsource import CheckedWheel, check_directory_size
-from wheelhouse.errors import InstallError, IntegrityError, WheelhouseError
+from wheelhouse.errors import InstallError, IntegrityError, UsageError, WheelhouseError
+from wheelhouse.files import os_error_text
 from wheelhouse.interpreters import check_interpreter
 from wheelhouse.model.lock import Lock
+from wheelhouse.progress import Counter, Progress
 
 log = logging.getLogger("wheelhouse")
 
@@ -77,9 +79,15 @@ class InstallResult:
 
 
 def install_lock(
-    lock: Lock, wheelhouse: Path, target: Path, options: InstallOptions = InstallOptions()
+    lock: Lock,
+    wheelhouse: Path,
+    target: Path,
+    options: InstallOptions = InstallOptions(),
+    progress: Progress | None = None,
 ) -> InstallResult:
     """Make `target` hold exactly the lock's to-install distributions."""
+    if options.jobs < 0:
+        raise UsageError(f"jobs: {options.jobs}: give 0 (one per CPU) or more")
     # each wheel's lock hash is checked by the process that unpacks it, on the bytes it unpacks
     wheels = plan_install(lock, wheelhouse, hash_later=True)
     minor = lock.target.python_minor
@@ -87,28 +95,14 @@ def install_lock(
         check_interpreter(options.compile_with, minor)  # before any work, not after
     target = Path(os.path.abspath(target))
     previous = _previous_manifest(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.staging-", dir=target.parent))
+    staging = _staging_beside(target)
     try:
-        os.chmod(staging, 0o755)
-        layout = TargetLayout(staging, minor)
-        interpreter = options.interpreter or f"/usr/bin/env python{minor}"
-        umask = os.umask(0o022)
-        os.umask(umask)
-        wheels, written = _install_all(wheels, layout, interpreter, options, umask)
-        files = tuple(
-            sorted(
-                (ManifestFile(w.path, w.sha256, w.size, w.executable) for w in written),
-                key=lambda f: f.path,
-            )
-        )
-        compiled = ""
-        if options.compile_with:
-            compiled = compile_tree(options.compile_with, minor, layout.site_packages).version
-            files = scan_tree(staging)  # with the byte-code
-        manifest = _manifest(lock, wheels, files, compiled)
-        write_manifest(staging, manifest)
+        wheels, manifest = _build(lock, wheels, TargetLayout(staging, minor), options, progress)
         _swap_in(staging, target)
+    except OSError as exc:  # said of the user's folder, not of the staging one
+        shutil.rmtree(staging, ignore_errors=True)
+        shown = _user_path(exc.filename, staging, target)
+        raise InstallError(f"cannot install into {target}: {os_error_text(exc, shown)}") from exc
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -119,6 +113,62 @@ def install_lock(
         if (d.name, d.version) not in kept
     )
     return InstallResult(target, TargetLayout(target, minor), wheels, removed, manifest)
+
+
+def _staging_beside(target: Path) -> Path:
+    """The folder the new tree is built in: beside the target, so that it can be swapped in
+    with a rename."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.staging-", dir=target.parent))
+        os.chmod(staging, 0o755)
+    except OSError as exc:
+        raise InstallError(
+            f"cannot install into {target}: the new tree is built beside it and swapped in: "
+            + os_error_text(exc, target.parent)
+        ) from exc
+    return staging
+
+
+def _user_path(filename: object, staging: Path, target: Path) -> str | None:
+    """A path inside the staging folder as the same path inside the target."""
+    if not isinstance(filename, str):
+        return None
+    try:
+        return str(target / Path(filename).relative_to(staging))
+    except ValueError:
+        return filename
+
+
+def _build(
+    lock: Lock,
+    wheels: tuple[PlannedWheel, ...],
+    layout: TargetLayout,
+    options: InstallOptions,
+    progress: Progress | None,
+) -> tuple[tuple[PlannedWheel, ...], Manifest]:
+    """Every wheel unpacked into the staging layout, byte-code if asked, the manifest."""
+    minor = layout.python_minor
+    interpreter = options.interpreter or f"/usr/bin/env python{minor}"
+    umask = os.umask(0o022)
+    os.umask(umask)
+    wheels, written = _install_all(wheels, layout, interpreter, options, umask, progress)
+    files = tuple(
+        sorted(
+            (ManifestFile(w.path, w.sha256, w.size, w.executable) for w in written),
+            key=lambda f: f.path,
+        )
+    )
+    compiled = ""
+    if options.compile_with:
+        step = Counter(progress, f"compiling byte-code with Python {minor}", None)
+        step.start()
+        compiled = compile_tree(options.compile_with, minor, layout.site_packages).version
+        step.finish()
+        files = scan_tree(layout.root)  # with the byte-code
+    manifest = _manifest(lock, wheels, files, compiled)
+    write_manifest(layout.root, manifest)
+    return wheels, manifest
 
 
 def _manifest(
@@ -163,18 +213,22 @@ def _install_all(
     interpreter: str,
     options: InstallOptions,
     umask: int,
+    progress: Progress | None = None,
 ) -> tuple[tuple[PlannedWheel, ...], list[WrittenFile]]:
     """Every wheel unpacked into the layout: the wheels with their checked hashes, and the
-    files written."""
+    files written. Each wheel is reported as it is done (the workers do not log: they may
+    be forked processes)."""
     workers = options.jobs if options.jobs > 0 else min(16, os.cpu_count() or 1)
     # the biggest first, so that the slowest wheel is not the last to start
     ordered = sorted(wheels, key=lambda w: -w.size)
     problems: list[WheelhouseError] = []
     written: list[WrittenFile] = []
     checked: list[PlannedWheel] = []
+    step = Counter(progress, "installing wheels", len(wheels))
+    step.start()
     with _pool(workers, len(wheels), options.processes) as pool:
-        futures = [pool.submit(_install_one, w, layout, interpreter, umask) for w in ordered]
-        for future in futures:
+        futures = {pool.submit(_install_one, w, layout, interpreter, umask): w for w in ordered}
+        for future in as_completed(futures):
             exc = future.exception()
             if isinstance(exc, WheelhouseError):
                 problems.append(exc)
@@ -184,6 +238,8 @@ def _install_all(
                 wheel, files = future.result()
                 checked.append(wheel)
                 written += files
+            step.advance(futures[future].label)
+    step.finish()
     if problems:
         text = "cannot install the lock; nothing was changed:\n" + "\n".join(
             str(p) for p in sorted(problems, key=str)
@@ -206,7 +262,6 @@ def _install_one(
     wheel: PlannedWheel, layout: TargetLayout, interpreter: str, umask: int = 0o022
 ) -> tuple[PlannedWheel, list[WrittenFile]]:
     """Check one wheel's bytes against the lock, then unpack exactly those bytes."""
-    log.info("installing %s", wheel.label)
     destination = SafeDestination(
         scheme_dict=layout.scheme_dict(),
         interpreter=interpreter,
@@ -244,8 +299,9 @@ def _install_one(
         raise IntegrityError(
             f"{wheel.label}: {wheel.path.name} is not a sound wheel: {exc}"
         ) from exc
-    except OSError as exc:
-        raise InstallError(f"{wheel.label}: cannot install: {exc}") from exc
+    except OSError as exc:  # named inside the target, not by the staging folder's name
+        shown = _user_path(exc.filename, layout.root, Path("."))
+        raise InstallError(f"{wheel.label}: cannot install: {os_error_text(exc, shown)}") from exc
     return wheel, destination.written
 
 

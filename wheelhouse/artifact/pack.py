@@ -47,6 +47,9 @@ def pack_tree(root: Path, output: Path, mtime: int | None = None) -> PackResult:
     """Write root (checked against its manifest first) as a reproducible tar.gz."""
     root = Path(root)
     output = Path(output)
+    if not root.is_dir():
+        what = "is not a folder" if root.exists() else "does not exist"
+        raise UsageError(f"{root} {what}: give the folder made by `wheelhouse install`")
     if output.is_dir():
         raise UsageError(f"{output} is a folder: -o names the archive file to write")
     if root.resolve() in output.absolute().resolve().parents:

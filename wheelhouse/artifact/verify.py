@@ -23,6 +23,7 @@ from wheelhouse.artifact.report import Finding, VerifyReport
 from wheelhouse.errors import UsageError
 from wheelhouse.model.lock import Lock
 from wheelhouse.model.profile import Profile
+from wheelhouse.progress import Progress
 
 
 def verify(
@@ -31,6 +32,7 @@ def verify(
     image: Profile | None = None,
     python: str | None = None,
     wheelhouse: Path | None = None,
+    progress: Progress | None = None,
 ) -> VerifyReport:
     """Verify a folder made by install, or a packed artifact (unpacked safely first).
 
@@ -43,12 +45,16 @@ def verify(
             # modes as the archive has them: the tree's mode check reports any it should not
             root = unpack_artifact(path, Path(tmp) / "tree", exact_modes=True)
             try:
-                return verify_tree(root, lock, image, python, str(path), wheelhouse)
+                return verify_tree(root, lock, image, python, str(path), wheelhouse, progress)
             except UsageError as exc:  # name the artifact, not the temporary folder
                 raise UsageError(f"{path}: {in_artifact(exc, root)}") from None
+    if not path.exists():
+        raise UsageError(
+            f"{path} does not exist: give a folder made by install or a packed .tar.gz"
+        )
     if not path.is_dir():
         raise UsageError(f"{path} is neither a folder nor an artifact file")
-    return verify_tree(path, lock, image, python, label=str(path), wheelhouse=wheelhouse)
+    return verify_tree(path, lock, image, python, str(path), wheelhouse, progress)
 
 
 def verify_tree(
@@ -58,6 +64,7 @@ def verify_tree(
     python: str | None,
     label: str,
     wheelhouse: Path | None = None,
+    progress: Progress | None = None,
 ) -> VerifyReport:
     layout = TargetLayout(root, lock.target.python_minor)
     findings: list[Finding] = []
@@ -85,7 +92,7 @@ def verify_tree(
     if wheelhouse is not None:
         findings += checks.check_against_wheels(layout, manifest, wheelhouse, lock, files, python)
     if python:
-        findings += checks.check_imports(python, layout, dists, lock)
+        findings += checks.check_imports(python, layout, dists, lock, progress)
     return VerifyReport(
         artifact=label,
         python_version=lock.target.python_version,

@@ -14,12 +14,14 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from wheelhouse import __version__
-from wheelhouse.errors import WheelhouseError
+from wheelhouse.errors import UsageError, WheelhouseError
 
 # Order is the order of `wheelhouse --help`.
 COMMAND_MODULES = [
+    "profiles",
     "snapshot",
     "lock",
     "sync",
@@ -36,16 +38,26 @@ COMMAND_MODULES = [
 ]
 
 log = logging.getLogger("wheelhouse")
+VERBOSE_HELP = "say what is being done (sources, cache hits, each file); -vv: each request too"
+QUIET_HELP = "print errors only (and what was asked for on stdout, such as --json)"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad argument is one line and exit code 2 from `main`, not a usage
+    dump and SystemExit (the subcommands' parsers are of this class too)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="wheelhouse",
         description="Lock, mirror and mount Python dependencies for offline inference images.",
     )
     parser.add_argument("--version", action="version", version=f"wheelhouse {__version__}")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="say more")
-    parser.add_argument("-q", "--quiet", action="store_true", help="only errors")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help=VERBOSE_HELP)
+    parser.add_argument("-q", "--quiet", action="store_true", help=QUIET_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         module = importlib.import_module(f"wheelhouse.cli._{name.replace('-', '_')}")
@@ -54,29 +66,51 @@ def build_parser() -> argparse.ArgumentParser:
         # -v/-q after the command name too (`wheelhouse lock ... -q`); SUPPRESS keeps the
         # value given before the command name when none is given after it
         command.add_argument(
-            "-v", "--verbose", action="count", default=argparse.SUPPRESS, help="say more"
+            "-v", "--verbose", action="count", default=argparse.SUPPRESS, help=VERBOSE_HELP
         )
         command.add_argument(
-            "-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help="only errors"
+            "-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help=QUIET_HELP
         )
     return parser
 
 
+class _Formatter(logging.Formatter):
+    """Messages as they are; warnings and errors say so."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        if record.levelno >= logging.ERROR:
+            return f"error: {text}"
+        return f"warning: {text}" if record.levelno >= logging.WARNING else text
+
+
 def _setup_logging(verbose: int, quiet: bool) -> None:
-    level = logging.ERROR if quiet else logging.DEBUG if verbose > 1 else logging.INFO
+    """-q: errors only. Default: what each command did. -v: what it is doing (sources,
+    cache hits, each file). -vv: also each HTTP request (the wheelhouse.requests logger
+    and httpx's own)."""
+    level = logging.ERROR if quiet else logging.DEBUG if verbose else logging.INFO
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    log.handlers[:] = [handler]
+    handler.setFormatter(_Formatter("%(message)s"))
+    for name in ("wheelhouse", "httpx"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [handler]
+        logger.propagate = False
     log.setLevel(level)
-    log.propagate = False
-    if verbose <= 1:
-        logging.getLogger("httpx").setLevel(logging.WARNING)
+    requests = logging.DEBUG if verbose > 1 and not quiet else logging.WARNING
+    logging.getLogger("wheelhouse.requests").setLevel(requests)
+    logging.getLogger("httpx").setLevel(
+        logging.INFO if verbose > 1 and not quiet else logging.WARNING
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; return its exit code (never raises for a user error)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
@@ -97,8 +131,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except OSError as exc:
         # a file or folder the user named that cannot be read or written: say which, no traceback
-        where = f" ({exc.filename})" if exc.filename else ""
-        print(f"error: {exc.strerror or exc}{where}", file=sys.stderr)
+        from wheelhouse.files import os_error_text
+
+        print(f"error: {os_error_text(exc)}", file=sys.stderr)
         return 1
 
 

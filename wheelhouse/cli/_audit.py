@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 from pathlib import Path
 from typing import Any
+
+log = logging.getLogger("wheelhouse")
 
 
 def register(sub: Any) -> None:
@@ -62,6 +65,6 @@ def run(args: argparse.Namespace) -> int:
     report = audit(audited_packages(lock, image), db, age, ignores)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
-    else:
+    elif not report.ok or log.getEffectiveLevel() <= logging.INFO:  # -q: findings only
         print(render_audit(report), end="")
     return 0 if report.ok else 1

@@ -10,14 +10,19 @@ from pathlib import Path
 from wheelhouse.errors import UsageError
 
 
-def add_index_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("package sources (default: pip's configuration)")
+def add_index_options(
+    p: argparse.ArgumentParser,
+    cache: bool = True,
+    title: str = "package sources (default: pip's configuration)",
+) -> None:
+    g = p.add_argument_group(title)
     g.add_argument("-i", "--index-url", help="main index; replaces pip's configured sources")
     g.add_argument("--extra-index-url", action="append", default=[], metavar="URL")
     g.add_argument("-f", "--find-links", action="append", default=[], metavar="PATH_OR_URL")
     g.add_argument("--no-index", action="store_true", help="use --find-links only")
-    g.add_argument("--cache-dir", type=Path, help="cache folder (default ~/.cache/wheelhouse)")
-    g.add_argument("--no-cache", action="store_true", help="read and write no cache")
+    if cache:
+        g.add_argument("--cache-dir", type=Path, help="cache folder (default ~/.cache/wheelhouse)")
+        g.add_argument("--no-cache", action="store_true", help="read and write no cache")
 
 
 def add_target_options(p: argparse.ArgumentParser, image: bool = True) -> None:
@@ -79,6 +84,33 @@ def human_bytes(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1000
     return f"{n:.1f} GB"  # pragma: no cover
+
+
+# Types for argparse: a bad value is refused where it enters, with one line naming it.
+
+
+def port(text: str) -> int:
+    value = _whole(text, "a port")
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{text} is not a port (1 to 65535)")
+    return value
+
+
+MAX_JOBS = 256  # processes or connections at once: far above any machine's use, below harm
+
+
+def positive_int(text: str) -> int:
+    value = _whole(text, "a whole number")
+    if not 1 <= value <= MAX_JOBS:
+        raise argparse.ArgumentTypeError(f"{text}: give 1 to {MAX_JOBS}")
+    return value
+
+
+def _whole(text: str, what: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
 
 
 def seconds(text: str) -> float:

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 from typing import Any
+
+from wheelhouse.cli._common import add_target_options, target_profile
+from wheelhouse.cli._progress import step_progress
+
+log = logging.getLogger("wheelhouse")
 
 
 def register(sub: Any) -> None:
@@ -16,17 +22,29 @@ def register(sub: Any) -> None:
         "sdist-only packages are built by that interpreter.",
     )
     p.add_argument("out", type=Path, help="where to create the environment")
-    p.add_argument("--image", metavar="PROFILE", help="profile JSON or built-in name")
-    p.add_argument("--python", required=True, help="the target's interpreter (e.g. 3.7)")
-    p.add_argument("--wheelhouse", type=Path, required=True, metavar="DIR")
+    p.add_argument(
+        "--python",
+        help="the target's interpreter: a path, or a version such as 3.7 (found as "
+        "python3.7 on PATH or in pyenv's versions); default: the target's X.Y, found so",
+    )
+    p.add_argument(
+        "--wheelhouse",
+        type=Path,
+        metavar="DIR",
+        help="where the image's packages are (not needed for a bare target)",
+    )
+    add_target_options(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from wheelhouse.image.imageenv import build_image_env
-    from wheelhouse.model.profile import load_profile
 
-    env = build_image_env(load_profile(args.image), args.python, args.wheelhouse, args.out)
+    profile = target_profile(args)
+    python = args.python or profile.python_minor
+    env = build_image_env(profile, python, args.wheelhouse, args.out, step_progress())
     state = "up to date" if env.reused else f"built with {env.packages} packages"
-    print(f"{env.path}: stand-in for {env.profile_name}, {state}; interpreter {env.python}")
+    log.info(
+        "%s: stand-in for %s, %s; interpreter %s", env.path, env.profile_name, state, env.python
+    )
     return 0

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from wheelhouse.cli._common import positive_int
+from wheelhouse.cli._progress import step_progress
+
+if TYPE_CHECKING:
+    from wheelhouse.artifact.install import InstallResult
 
 log = logging.getLogger("wheelhouse")
 
@@ -27,11 +34,17 @@ def register(sub: Any) -> None:
         metavar="PYTHON",
         help="write byte-code with this interpreter (must be the target's X.Y)",
     )
-    p.add_argument("--jobs", type=int, default=0, help="wheels installed at once (0: per CPU)")
+    p.add_argument(
+        "--jobs",
+        type=positive_int,
+        metavar="N",
+        help="wheels installed at once (default: one per CPU, at most 16)",
+    )
     p.add_argument(
         "--interpreter",
         help="shebang of generated scripts (default: /usr/bin/env pythonX.Y of the target)",
     )
+    p.add_argument("--json", action="store_true", help="print what was installed as JSON")
     p.set_defaults(func=run)
 
 
@@ -42,17 +55,36 @@ def run(args: argparse.Namespace) -> int:
     lock = load_lock(args.lock)
     started = time.perf_counter()
     options = InstallOptions(
-        jobs=args.jobs, interpreter=args.interpreter, compile_with=args.compile_with
+        jobs=args.jobs or 0, interpreter=args.interpreter, compile_with=args.compile_with
     )
-    result = install_lock(lock, args.wheelhouse, args.target, options)
+    result = install_lock(lock, args.wheelhouse, args.target, options, step_progress())
     elapsed = time.perf_counter() - started
+    if args.json:
+        print(json.dumps(_result_dict(result, elapsed), indent=2))
     for removed in result.removed:
         log.info("removed %s (no longer in the lock)", removed)
-    mb = result.wheel_bytes / 1e6
-    print(
-        f"installed {len(result.wheels)} distributions ({mb:.1f} MB of wheels, "
-        f"{len(result.manifest.files)} files) into {result.layout.site_packages} "
-        f"in {elapsed:.2f}s"
-        + (f", byte-code by Python {result.manifest.compiled_with}" if args.compile_with else "")
+    log.info(
+        "installed %d distributions (%.1f MB of wheels, %d files) into %s in %.2fs%s",
+        len(result.wheels),
+        result.wheel_bytes / 1e6,
+        len(result.manifest.files),
+        result.layout.site_packages,
+        elapsed,
+        f", byte-code by Python {result.manifest.compiled_with}" if args.compile_with else "",
     )
     return 0
+
+
+def _result_dict(result: InstallResult, seconds: float) -> dict[str, Any]:
+    return {
+        "target": str(result.target),
+        "site_packages": str(result.layout.site_packages),
+        "distributions": [
+            {"name": w.name, "version": w.version, "wheel": w.path.name} for w in result.wheels
+        ],
+        "removed": list(result.removed),
+        "files": len(result.manifest.files),
+        "wheel_bytes": result.wheel_bytes,
+        "compiled_with": result.manifest.compiled_with or None,
+        "seconds": round(seconds, 3),
+    }

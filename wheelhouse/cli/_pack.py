@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import json
+import logging
 from pathlib import Path
 from typing import Any
+
+log = logging.getLogger("wheelhouse")
 
 
 def register(sub: Any) -> None:
@@ -17,6 +21,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument("folder", type=Path, help="the folder made by wheelhouse install")
     p.add_argument("-o", "--output", type=Path, required=True, help="ARTIFACT.tar.gz")
+    p.add_argument("--json", action="store_true", help="print the artifact's facts as JSON")
     p.set_defaults(func=run)
 
 
@@ -24,8 +29,14 @@ def run(args: argparse.Namespace) -> int:
     from wheelhouse.artifact.pack import pack_tree
 
     result = pack_tree(args.folder, args.output)
-    print(
-        f"packed {result.files} files into {result.path} "
-        f"({result.size / 1e6:.1f} MB, sha256:{result.sha256})"
+    if args.json:
+        facts = {"path": str(result.path), "sha256": result.sha256, "size": result.size}
+        print(json.dumps({**facts, "files": result.files}, indent=2))
+    log.info(
+        "packed %d files into %s (%.1f MB, sha256:%s)",
+        result.files,
+        result.path,
+        result.size / 1e6,
+        result.sha256,
     )
     return 0

@@ -14,7 +14,12 @@ log = logging.getLogger("wheelhouse")
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("prune", help="remove wheelhouse files that no kept lock references")
+    p = sub.add_parser(
+        "prune",
+        help="remove wheelhouse files that no kept lock references",
+        description="Remove the files of DIR/files/ that none of the kept locks pin, then "
+        "regenerate the index. --dry-run lists them on stdout instead.",
+    )
     p.add_argument("--wheelhouse", required=True, type=Path, metavar="DIR")
     p.add_argument("--keep", required=True, nargs="+", type=Path, metavar="LOCK")
     p.add_argument("--dry-run", action="store_true", help="only say what would be removed")
@@ -31,7 +36,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     verb = "would remove" if report.dry_run else "removed"
     for name in report.removed:
-        print(f"{verb} {name}")
+        if report.dry_run:  # what was asked for: on stdout, also with -q
+            print(f"{verb} {name}")
+        else:
+            log.info("%s %s", verb, name)
     log.info(
         "%s %d file(s) (%s); %d kept",
         verb,

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+log = logging.getLogger("wheelhouse")
 
 
 def register(sub: Any) -> None:
@@ -65,9 +68,11 @@ def run(args: argparse.Namespace) -> int:
     else:
         atomic_write(args.output, text)
         count = sum(1 for p in subject.packages if p.group == "artifact")
-        print(
-            f"{args.output}: CycloneDX 1.6, {count} packages shipped, "
-            f"{len(subject.packages) - count} of the image"
+        log.info(
+            "%s: CycloneDX 1.6, %d packages shipped, %d of the image",
+            args.output,
+            count,
+            len(subject.packages) - count,
         )
     return 0
 

@@ -7,18 +7,30 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from wheelhouse.cli._common import port, positive_int
 from wheelhouse.mirror.serveconfig import ENV_BASIC, ENV_TOKEN, serve_config
 
 log = logging.getLogger("wheelhouse")
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("serve", help="serve a wheelhouse to pip and uv (read-only)")
-    p.add_argument("--wheelhouse", required=True, type=Path, metavar="DIR")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8080)
+    p = sub.add_parser(
+        "serve",
+        help="serve a wheelhouse to pip and uv (read-only)",
+        description="Serve DIR's simple index (PEP 503 HTML, PEP 691 JSON, PEP 658 metadata) "
+        "and files over HTTP, read-only, until interrupted.",
+    )
     p.add_argument(
-        "--workers", type=int, default=1, metavar="N", help="worker processes (1; one per core)"
+        "--wheelhouse", required=True, type=Path, metavar="DIR", help="a folder synced into"
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    p.add_argument("--port", type=port, default=8080, help="TCP port, 1 to 65535 (8080)")
+    p.add_argument(
+        "--workers",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="worker processes (1; one per core)",
     )
     auth = p.add_mutually_exclusive_group()
     auth.add_argument(

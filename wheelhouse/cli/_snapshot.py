@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from wheelhouse.cli._common import add_index_options, cache_dir, index_config
 from wheelhouse.errors import UsageError
+
+log = logging.getLogger("wheelhouse")
 
 
 def register(sub: Any) -> None:
@@ -92,9 +95,13 @@ def run(args: argparse.Namespace) -> int:
     text = profile.to_json()
     if args.output:
         atomic_write(args.output, text)
-        print(
-            f"{args.output}: profile {profile.name}, Python {profile.python_version}, "
-            f"{len(profile.installed)} installed distributions, best tag {profile.tags[0]}"
+        log.info(
+            "%s: profile %s, Python %s, %d installed distributions, best tag %s",
+            args.output,
+            profile.name,
+            profile.python_version,
+            len(profile.installed),
+            profile.tags[0],
         )
     else:
         print(text, end="")

@@ -10,20 +10,42 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from wheelhouse.cli._common import byte_size, human_bytes, seconds
+from wheelhouse.cli._common import (
+    add_index_options,
+    byte_size,
+    human_bytes,
+    index_config,
+    positive_int,
+    seconds,
+)
 
 log = logging.getLogger("wheelhouse")
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("sync", help="download the files locks pin into a wheelhouse and index it")
+    p = sub.add_parser(
+        "sync",
+        help="download the files locks pin into a wheelhouse and index it",
+        description="Download exactly the file each to-install pin names (from the lock's "
+        "URL: http(s) or file://; a hash-only requirements lock is looked up by hash on the "
+        "sources), verified by sha256 before it enters DIR/files/, then regenerate the "
+        "static index DIR/simple/.",
+    )
     p.add_argument(
         "locks", nargs="+", type=Path, metavar="LOCK", help="requirements.lock or pylock.toml"
     )
-    p.add_argument("--wheelhouse", required=True, type=Path, metavar="DIR")
-    p.add_argument("--jobs", type=int, default=8, metavar="N", help="parallel downloads (8)")
-    p.add_argument("--index-url", help="look URL-less pins up here instead of pip's index")
-    p.add_argument("--timeout", type=seconds, help="seconds without data before a retry")
+    p.add_argument(
+        "--wheelhouse", required=True, type=Path, metavar="DIR", help="the wheelhouse folder"
+    )
+    p.add_argument(
+        "--jobs", type=positive_int, default=8, metavar="N", help="parallel downloads (8)"
+    )
+    p.add_argument(
+        "--timeout",
+        type=seconds,
+        metavar="SECONDS",
+        help="seconds without data before a retry (default: pip's timeout, else 15)",
+    )
     p.add_argument(
         "--max-file-size",
         type=byte_size,
@@ -61,6 +83,11 @@ def register(sub: Any) -> None:
         "from the wheelhouse's build requirements only",
     )
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+    add_index_options(
+        p,
+        cache=False,
+        title="where pins without a URL are looked up (default: pip's configuration)",
+    )
     p.set_defaults(func=run)
 
 
@@ -68,13 +95,10 @@ def run(args: argparse.Namespace) -> int:
     from wheelhouse.errors import UsageError
     from wheelhouse.mirror.advisories import configured_url
     from wheelhouse.mirror.sync import SyncFailed, SyncOptions, sync
-    from wheelhouse.net.pipconfig import load_index_config
 
-    if args.jobs < 1:
-        raise UsageError("--jobs must be at least 1")
     if args.repair and not args.verify:
         raise UsageError("--repair goes with --verify")
-    config = load_index_config().with_sources(index_url=args.index_url)
+    config = index_config(args)
     quiet = log.getEffectiveLevel() > logging.INFO
     renderer = ProgressRenderer(sys.stderr, bar=sys.stderr.isatty() and not quiet)
     report = sync(
@@ -152,7 +176,9 @@ class ProgressRenderer:
             self.nbytes += event.count if event.total is None else 0
         elif kind in ("skip", "done", "failed"):
             self.done += 1
-            if kind == "failed":
+            if kind == "skip":
+                log.debug("already present: %s", event.filename)
+            elif kind == "failed":
                 self._line(f"failed: {event.message}")
             elif kind == "done" and not self.bar:
                 log.info("downloaded %s", event.filename)

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 from pathlib import Path
 from typing import Any
+
+from wheelhouse.cli._progress import step_progress
+
+log = logging.getLogger("wheelhouse")
 
 
 def register(sub: Any) -> None:
@@ -24,7 +29,11 @@ def register(sub: Any) -> None:
         help="the image's profile (JSON path or built-in name; default: "
         "the built-in profile the lock was made for, when it is one)",
     )
-    p.add_argument("--python", help="the target's interpreter, to import every module")
+    p.add_argument(
+        "--python",
+        help="the target's interpreter (a path, or a version such as 3.7), to import every "
+        "module; the image stand-in's (wheelhouse image-env) has the image's packages",
+    )
     p.add_argument(
         "--wheelhouse",
         type=Path,
@@ -48,9 +57,9 @@ def run(args: argparse.Namespace) -> int:
         if args.image
         else builtin_profile_matching(lock.target.profile_name, lock.target.profile_digest)
     )
-    report = verify(args.artifact, lock, image, args.python, args.wheelhouse)
+    report = verify(args.artifact, lock, image, args.python, args.wheelhouse, step_progress())
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
-    else:
+    elif not report.ok or log.getEffectiveLevel() <= logging.INFO:  # -q: failures only
         print(render_text(report), end="")
     return 0 if report.ok else 1

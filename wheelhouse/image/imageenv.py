@@ -12,6 +12,7 @@ import json
 import logging
 import shutil
 import subprocess
+from collections import deque
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from wheelhouse.files import sha256_file
 from wheelhouse.interpreters import interpreter_version, offline_pip_env, resolve_interpreter
 from wheelhouse.model.filenames import parse_filename, wheel_fits
 from wheelhouse.model.profile import Profile
+from wheelhouse.progress import Counter, Progress
 from wheelhouse.store.layout import Wheelhouse
 from wheelhouse.store.provenance import Provenance, built_wheels
 
@@ -75,30 +77,80 @@ def find_image_files(
     return found, missing
 
 
-def build_image_env(profile: Profile, python: str, wheelhouse: Path, out: Path) -> ImageEnv:
-    """Create (or reuse) the stand-in environment at `out`."""
-    python = resolve_interpreter(python)
-    version = interpreter_version(python)
-    if ".".join(version.split(".")[:2]) != profile.python_minor:
-        raise UsageError(
-            f"{python} is Python {version}, but profile {profile.name} is Python "
-            f"{profile.python_version}"
-        )
+def build_image_env(
+    profile: Profile,
+    python: str,
+    wheelhouse: Path | None,
+    out: Path,
+    progress: Progress | None = None,
+) -> ImageEnv:
+    """Create (or reuse) the stand-in environment at `out`: a venv of the target's
+    interpreter with the profile's installed set from the wheelhouse (nothing more for a
+    bare target, which needs no wheelhouse)."""
+    python, version = _target_python(python, profile)
     stamp = {
         "profile": profile.name,
         "profile_digest": profile.digest(),
         "python": str(Path(python).resolve()),
         "python_version": version,
     }
-    stamp_path = out / STAMP
-    if stamp_path.is_file():
-        try:
-            if json.loads(stamp_path.read_text()) == stamp:
-                return ImageEnv(
-                    out, out / "bin" / "python", profile.name, True, len(profile.installed)
-                )
-        except (OSError, ValueError):
-            pass
+    if _stamped(out, stamp):
+        return ImageEnv(out, out / "bin" / "python", profile.name, True, len(profile.installed))
+    files_dir, files = _image_files(profile, wheelhouse)
+    _clear(out)
+    try:
+        step = Counter(progress, f"creating the environment (Python {version})", None)
+        step.start()
+        _check_run([python, "-m", "venv", str(out)], "creating the virtual environment")
+        step.finish()
+        if files:
+            _install_files(out, files_dir, files, progress)
+    except BaseException:
+        shutil.rmtree(out, ignore_errors=True)  # never leave a half-built environment
+        raise
+    (out / STAMP).write_text(json.dumps(stamp, indent=1) + "\n")
+    return ImageEnv(out, out / "bin" / "python", profile.name, False, len(files))
+
+
+def stand_in_of(python: str) -> dict[str, str] | None:
+    """What the environment an interpreter belongs to stands in for (its stamp), if it was
+    built by `build_image_env`."""
+    try:
+        stamp = json.loads((Path(python).absolute().parent.parent / STAMP).read_text())
+    except (OSError, ValueError):
+        return None
+    return stamp if isinstance(stamp, dict) else None
+
+
+def _target_python(python: str, profile: Profile) -> tuple[str, str]:
+    """The interpreter as a path and its version; refused unless it is the target's X.Y."""
+    python = resolve_interpreter(python)
+    version = interpreter_version(python)
+    if ".".join(version.split(".")[:2]) != profile.python_minor:
+        raise UsageError(
+            f"{python} is Python {version}, but profile {profile.name} is Python "
+            f"{profile.python_version}: give an interpreter of Python {profile.python_minor}"
+        )
+    return python, version
+
+
+def _stamped(out: Path, stamp: dict[str, str]) -> bool:
+    """True if `out` was built by this function for exactly these inputs."""
+    try:
+        return bool(json.loads((out / STAMP).read_text()) == stamp)
+    except (OSError, ValueError):
+        return False
+
+
+def _image_files(profile: Profile, wheelhouse: Path | None) -> tuple[Path, list[Path]]:
+    """The wheelhouse's files folder and the image's files in it; all must be there."""
+    if wheelhouse is None:
+        if profile.installed:
+            raise UsageError(
+                f"profile {profile.name} has {len(profile.installed)} installed packages: "
+                "give --wheelhouse DIR holding them (lock --image-packages, then sync)"
+            )
+        return Path(), []
     wh = Wheelhouse(Path(wheelhouse))
     files_dir = wh.files
     built = built_wheels(wh)
@@ -111,36 +163,7 @@ def build_image_env(profile: Profile, python: str, wheelhouse: Path, out: Path) 
             f"--image {profile.name} -o image.lock && wheelhouse sync image.lock "
             f"--wheelhouse {wheelhouse}"
         )
-    files = built_instead_of_sdists(files, profile, wh, built)
-    if out.exists():
-        if not (out / "pyvenv.cfg").is_file() and any(out.iterdir()):
-            raise UsageError(f"{out} exists and is not an image environment; not touching it")
-        shutil.rmtree(out)
-    try:
-        _check_run([python, "-m", "venv", str(out)], "creating the virtual environment")
-        _check_run(
-            [
-                str(out / "bin" / "python"),
-                "-m",
-                "pip",
-                "install",
-                "--no-index",
-                "--find-links",
-                str(files_dir),
-                "--no-deps",
-                "-q",
-                # wheels only: the sdists were built by sync --build-with
-                "--only-binary",
-                ":all:",
-                *map(str, files),
-            ],
-            "installing the image's packages",
-        )
-    except BaseException:
-        shutil.rmtree(out, ignore_errors=True)  # never leave a half-built environment
-        raise
-    stamp_path.write_text(json.dumps(stamp, indent=1) + "\n")
-    return ImageEnv(out, out / "bin" / "python", profile.name, False, len(files))
+    return files_dir, built_instead_of_sdists(files, profile, wh, built)
 
 
 def built_instead_of_sdists(
@@ -188,8 +211,56 @@ def _built_from(
     return None
 
 
-def _check_run(cmd: list[str], what: str) -> None:
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=offline_pip_env())
+def _clear(out: Path) -> None:
+    """Make room for a new environment where an old stand-in (or nothing) is."""
+    if out.exists():
+        if not (out / "pyvenv.cfg").is_file() and any(out.iterdir()):
+            raise UsageError(f"{out} exists and is not an image environment; not touching it")
+        shutil.rmtree(out)
+
+
+def _install_files(
+    out: Path, files_dir: Path, files: list[Path], progress: Progress | None
+) -> None:
+    """The image's packages into the new environment, from the wheelhouse alone (wheels
+    only: its sdists were built by sync --build-with); each file pip takes up is reported."""
+    cmd = [
+        str(out / "bin" / "python"),
+        "-m",
+        "pip",
+        "install",
+        "--no-index",
+        "--find-links",
+        str(files_dir),
+        "--no-deps",
+        "--progress-bar",
+        "off",
+        "--only-binary",
+        ":all:",
+        *map(str, files),
+    ]
+    step = Counter(progress, "installing the image's packages", len(files))
+    step.start()
+    _check_run(cmd, "installing the image's packages", step)
+    step.finish()
+
+
+def _check_run(cmd: list[str], what: str, step: Counter | None = None) -> None:
+    """Run `cmd`, its output read line by line (for `step`: pip's "Processing FILE"); a
+    failure is an error with the output's last lines."""
+    tail: deque[str] = deque(maxlen=15)
+    with subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
+        env=offline_pip_env(),
+    ) as proc:
+        for line in proc.stdout or ():
+            tail.append(line.rstrip())
+            if step is not None and line.startswith("Processing "):
+                step.advance(Path(line.split(None, 1)[1].strip()).name)
     if proc.returncode != 0:
-        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
-        raise WheelhouseError(f"image-env: {what} failed (exit {proc.returncode}):\n{tail}")
+        text = "\n".join(tail)
+        raise WheelhouseError(f"image-env: {what} failed (exit {proc.returncode}):\n{text}")

@@ -11,7 +11,9 @@ the score script, calls init() once and run(raw_request).
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -20,7 +22,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from wheelhouse.errors import UsageError
-from wheelhouse.interpreters import offline_pip_env, resolve_interpreter, target_env
+from wheelhouse.image.imageenv import stand_in_of
+from wheelhouse.interpreters import (
+    find_python,
+    interpreter_version,
+    offline_pip_env,
+    resolve_interpreter,
+    target_env,
+)
+from wheelhouse.model.profile import Profile, load_profile
+
+logger = logging.getLogger("wheelhouse")
 
 EXIT_LIB_MISSING = 97
 EXIT_REQUIREMENTS_MISSING = 99
@@ -58,6 +70,45 @@ sys.stdout.write("\n" + "WHEELHOUSE-ANSWER: " + answer + "\n")
 """
 
 
+def choose_interpreter(python: str | None, profile: Profile | None) -> str:
+    """The interpreter to start the score with, as a path: `python` if it is the image's
+    Python X.Y (refused otherwise), else one of that X.Y found on this machine (with a
+    warning: a bare interpreter lacks the image's packages). The image is `profile`, else
+    the one the stand-in `python` was built for, else the built-in default."""
+    minor, image = _image_python(python, profile)
+    if python is None:
+        found = find_python(minor)
+        logger.warning(
+            "no --python: starting the score with %s, a bare Python %s without the image's "
+            "packages; give the image stand-in's interpreter (wheelhouse image-env) to start "
+            "it as the image would",
+            found,
+            minor,
+        )
+        return found
+    path = resolve_interpreter(python)
+    version = interpreter_version(path)
+    if ".".join(version.split(".")[:2]) != minor:
+        raise UsageError(
+            f"{python} is Python {version}, but the image ({image}) runs Python {minor}: "
+            "give the image stand-in's interpreter (wheelhouse image-env), or --image for "
+            "another target"
+        )
+    return path
+
+
+def _image_python(python: str | None, profile: Profile | None) -> tuple[str, str]:
+    """The image's Python X.Y and a name for the image, for `choose_interpreter`."""
+    if profile is not None:
+        return profile.python_minor, f"profile {profile.name}"
+    stamp = stand_in_of(resolve_interpreter(python)) if python else None
+    if stamp is not None and "python_version" in stamp:
+        version = str(stamp["python_version"])
+        return ".".join(version.split(".")[:2]), f"stand-in of {stamp.get('profile')}"
+    default = load_profile(None)
+    return default.python_minor, f"the built-in profile {default.name}"
+
+
 @dataclass(frozen=True)
 class RunResult:
     exit_code: int
@@ -79,7 +130,7 @@ def run_score(
 ) -> RunResult:
     """Start the score script as the image would; never raises for the script's failures."""
     python = resolve_interpreter(python)
-    app_root = app_root.absolute()
+    app_root = check_app_root(app_root).absolute()
     entry_rel = env.get("AZUREML_ENTRY_SCRIPT", "score.py")
     entry = app_root / entry_rel
     folder = entry.parent
@@ -100,6 +151,7 @@ def run_score(
             old = child_env.get("PYTHONPATH")
             child_env["PYTHONPATH"] = str(lib_path) + (os.pathsep + old if old else "")
             log.append(f"prepended to PYTHONPATH: {lib_path}")
+            log += _other_python(lib_path, python)
         elif req:
             req_path = (folder / req).resolve()
             if not req_path.is_file():
@@ -151,6 +203,31 @@ def run_score(
             shutil.rmtree(scratch.parent, ignore_errors=True)
 
 
+def check_app_root(app_root: Path) -> Path:
+    """The score folder, which must be there before anything else is read from it."""
+    if not app_root.is_dir():
+        what = "is not a folder" if app_root.exists() else "does not exist"
+        raise UsageError(f"the score folder {app_root} {what}")
+    return app_root
+
+
+def _other_python(lib_path: Path, python: str) -> list[str]:
+    """A loud warning when the mounted folder was installed for another Python X.Y than the
+    interpreter's (lib/pythonX.Y/site-packages): its compiled modules would not load."""
+    for part in lib_path.parts:
+        m = re.fullmatch(r"python(\d+\.\d+)", part)
+        if m:
+            version = interpreter_version(python)
+            if not version.startswith(m.group(1) + "."):
+                text = (
+                    f"AZUREML_EXTRA_PYTHON_LIB_PATH {lib_path} is for Python {m.group(1)}, "
+                    f"but the interpreter is Python {version}"
+                )
+                logger.warning("%s", text)
+                return [f"WARNING: {text}"]
+    return []
+
+
 def scratch_copy(python: str) -> tuple[Path, str]:
     """A throw-away copy of the virtual environment `python` belongs to."""
     exe = Path(python)
@@ -171,7 +248,7 @@ def read_request(data: str | None, data_file: Path | None, app_root: Path) -> st
     """The sample request: --data, a file, or sample-request.json beside the score script."""
     if data is not None:
         return data
-    path = data_file or app_root / "sample-request.json"
+    path = data_file or check_app_root(app_root) / "sample-request.json"
     try:
         return path.read_text(encoding="utf-8")
     except OSError as exc:

@@ -11,12 +11,12 @@ import logging
 import re
 import time
 from collections.abc import Callable, Coroutine, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from wheelhouse.errors import IntegrityError, NetworkError, WheelhouseError
-from wheelhouse.files import AtomicFile, fsync_paths
+from wheelhouse.files import AtomicFile, fsync_paths, sha256_file
 from wheelhouse.mirror.catalog import (
     NOT_CATALOGUED,
     FileRecord,
@@ -28,10 +28,10 @@ from wheelhouse.mirror.catalog import (
 )
 from wheelhouse.mirror.static_index import write_index
 from wheelhouse.mirror.wanted import Wanted, iso_utc, merge_wanted, wanted_for_lock
-from wheelhouse.model.filenames import wheel_fits
+from wheelhouse.model.filenames import parse_filename, wheel_fits
 from wheelhouse.model.lockfiles import load_lock
 from wheelhouse.net.pipconfig import IndexConfig
-from wheelhouse.net.urls import redact_url, strip_credentials
+from wheelhouse.net.urls import local_path, redact_url, strip_credentials
 from wheelhouse.store.layout import METADATA_SUFFIX, Wheelhouse, writer_lock
 
 if TYPE_CHECKING:  # httpx (~50 ms to import) only once there is something to fetch
@@ -40,6 +40,7 @@ if TYPE_CHECKING:  # httpx (~50 ms to import) only once there is something to fe
     from wheelhouse.mirror.advisories import AdvisoriesKept
     from wheelhouse.mirror.builds import BuiltWheel
     from wheelhouse.model.lock import Lock
+    from wheelhouse.net.pages import DistFile
     from wheelhouse.net.reader import IndexReader
 
 log = logging.getLogger("wheelhouse")
@@ -385,7 +386,7 @@ async def _locate(run: _Run, w: Wanted) -> Download:
     files = await run.reader().project_files(w.project)
     if w.filename:
         files = [f for f in files if f.filename == w.filename]
-    found = w.choose(files)
+    found = w.choose(await _hash_local(files, w.version))
     if found is not None:
         return Download(
             found.filename,
@@ -402,6 +403,20 @@ async def _locate(run: _Run, w: Wanted) -> Download:
     )
 
 
+async def _hash_local(files: Sequence[DistFile], version: str) -> list[DistFile]:
+    """The files, those of a local find-links folder (listed without hashes) hashed where
+    they are of the locked version, so that the lock's hashes can pick among them."""
+    out = []
+    for f in files:
+        path = local_path(f.url) if f.sha256 is None else None
+        parsed = parse_filename(f.filename) if path is not None else None
+        if path is not None and parsed is not None and parsed.has_version(version):
+            digest = await asyncio.to_thread(sha256_file, path)
+            f = replace(f, hashes={**f.hashes, "sha256": digest})
+        out.append(f)
+    return out
+
+
 _CONTENT_RANGE = re.compile(r"bytes ([0-9]{1,19})-([0-9]{1,19})/([0-9]{1,19}|\*)")
 
 
@@ -410,6 +425,10 @@ async def _download(run: _Run, item: Download) -> None:
     from wheelhouse.net.http import with_retries
 
     wh = run.wheelhouse
+    source = local_path(item.url)
+    if source is not None:
+        await _copy_local(run, item, source)
+        return
     for fresh_try in (False, True):
         with AtomicFile(wh.file(item.filename), part=wh.part(item.filename, item.sha256)) as out:
             resumed = out.size > 0  # bytes of an earlier run, or (below) of an earlier attempt
@@ -432,14 +451,50 @@ async def _download(run: _Run, item: Download) -> None:
                     log.info("%s: resumed bytes did not verify; downloading afresh", item.filename)
                     continue
                 raise
-        run.records[item.filename] = record_for(
-            wh.file(item.filename),
-            item.sha256,
-            upload_time=item.upload_time,
-            requires_python=item.requires_python,
-            origin=strip_credentials(item.url),
-        )
+        _record(run, item)
         return
+
+
+def _record(run: _Run, item: Download) -> None:
+    """The catalog's entry for a file just verified into files/."""
+    run.records[item.filename] = record_for(
+        run.wheelhouse.file(item.filename),
+        item.sha256,
+        upload_time=item.upload_time,
+        requires_python=item.requires_python,
+        origin=strip_credentials(item.url),
+    )
+
+
+async def _copy_local(run: _Run, item: Download, source: Path) -> None:
+    """A file:// URL or a path (a local index or find-links folder): copied as a download
+    is written, hashed on the way and renamed into files/ only once the hash matched."""
+    try:
+        size = source.stat().st_size if source.is_file() else -1
+    except OSError:
+        size = -1
+    if size < 0:
+        raise NetworkError(f"{item.filename}: no file at {redact_url(item.url)}")
+    if item.size is not None and size != item.size:
+        raise IntegrityError(
+            f"{item.filename}: {redact_url(item.url)} has {size} bytes, the lock says {item.size}"
+        )
+    if item.size is None and size > run.max_file_size:
+        raise _too_big(item, run.max_file_size)
+    with AtomicFile(run.wheelhouse.file(item.filename)) as out, open(source, "rb") as f:
+        run.emit(SyncEvent("bytes", item.filename, 0, size))
+        # bounded reads off the event loop, so that other downloads go on meanwhile
+        while chunk := await asyncio.to_thread(f.read, READ_LOCAL):
+            out.write(chunk)
+            if out.size > size:  # it grows while we copy: never read without end
+                raise IntegrityError(f"{item.filename}: {source} changed while it was copied")
+            run.nbytes += len(chunk)
+            run.emit(SyncEvent("bytes", item.filename, len(chunk)))
+        await asyncio.to_thread(out.commit, item.sha256, item.filename)
+    _record(run, item)
+
+
+READ_LOCAL = 1 << 20
 
 
 async def _stream_into(run: _Run, item: Download, out: AtomicFile) -> bool:

@@ -111,6 +111,16 @@ def _existing_pylock_digest(path: Path) -> str | None:
     return text[i + len(marker) : text.find('"', i + len(marker))] if i >= 0 else None
 
 
+def lock_files_match(result: Lock, output: Path, pylock: Path) -> bool:
+    """True if both files already hold exactly what writing `result` would write."""
+    try:
+        return output.read_text(encoding="utf-8") == render_requirements(
+            result
+        ) and pylock.read_text(encoding="utf-8") == render_pylock(result)
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
 def write_lock_files(result: Lock, output: Path, pylock: Path) -> None:
     """Both files appear together: each is written aside, then both are renamed."""
     with AtomicFile(output) as a, AtomicFile(pylock) as b:

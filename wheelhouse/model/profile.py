@@ -25,8 +25,9 @@ from packaging.version import InvalidVersion, Version
 
 from wheelhouse.errors import UsageError
 from wheelhouse.model.filenames import tag_ranks
+from wheelhouse.model.profile_schema import FORMAT_VERSION, check_profile
 
-PROFILE_FORMAT = 1
+PROFILE_FORMAT = FORMAT_VERSION
 DEFAULT_PROFILE = "azureml-sklearn-0.24.1-py37-cpu"
 
 # A bare "3.X" means the newest 3.X release, so that packages needing e.g. ">=3.7.1" are
@@ -182,7 +183,7 @@ class Profile:
     # -- serialisation ---------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         return {
-            "format": PROFILE_FORMAT,
+            "version": PROFILE_FORMAT,
             "name": self.name,
             "description": self.description,
             "source": self.source,
@@ -217,14 +218,11 @@ class Profile:
         return json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n"
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Profile:
-        if not isinstance(data, Mapping):
-            raise UsageError(f"malformed profile: a {type(data).__name__}, not a table")
+    def from_dict(cls, data: Mapping[str, Any], where: str = "(in memory)") -> Profile:
+        """A Profile from its JSON document, checked field by field first (`where` names
+        the file in messages)."""
+        check_profile(data, where)
         try:
-            if data.get("format") != PROFILE_FORMAT:
-                raise UsageError(f"unsupported profile format {data.get('format')!r}")
-            Version(str(data["python_version"]))
-            _check_shape(data)
             return cls(
                 name=str(data["name"]),
                 description=str(data.get("description", "")),
@@ -239,10 +237,8 @@ class Profile:
                 installed_requirements_known=bool(data.get("installed_requirements_known", True)),
                 **_typed_extra(data.get("extra", {})),
             )
-        except KeyError as exc:
-            raise UsageError(f"malformed profile: no {exc.args[0]!r} field") from exc
-        except (TypeError, AttributeError, InvalidVersion) as exc:
-            raise UsageError(f"malformed profile: {exc}") from exc
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:  # pragma: no cover
+            raise UsageError(f"profile {where}: malformed ({exc!r})") from exc
 
     def digest(self) -> str:
         canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
@@ -250,49 +246,6 @@ class Profile:
 
     def with_installed(self, installed: Iterable[InstalledDist], **changes: Any) -> Profile:
         return replace(self, installed=tuple(sorted(installed, key=lambda d: d.name)), **changes)
-
-
-MARKER_NAMES = (
-    "implementation_name",
-    "implementation_version",
-    "os_name",
-    "platform_machine",
-    "platform_python_implementation",
-    "platform_release",
-    "platform_system",
-    "platform_version",
-    "python_full_version",
-    "python_version",
-    "sys_platform",
-)
-
-
-def _check_shape(data: Mapping[str, Any]) -> None:
-    """The fields every use of a profile relies on, with the types it relies on."""
-    for key in ("abis", "platforms", "tags"):
-        values = data[key]
-        if not isinstance(values, list) or not all(isinstance(v, str) and v for v in values):
-            raise UsageError(f"malformed profile: {key!r} is not a list of names")
-    for tag in data["tags"]:
-        if tag.count("-") != 2 or not all(tag.split("-")):
-            raise UsageError(f"malformed profile: tag {tag!r} is not a wheel tag")
-    markers = data["markers"]
-    if not isinstance(markers, Mapping) or not all(isinstance(v, str) for v in markers.values()):
-        raise UsageError("malformed profile: 'markers' is not a table of strings")
-    missing = [m for m in MARKER_NAMES if m not in markers]
-    if missing:
-        raise UsageError(f"malformed profile: 'markers' lacks {', '.join(missing)}")
-    installed = data.get("installed", [])
-    if not isinstance(installed, list) or not all(isinstance(d, Mapping) for d in installed):
-        raise UsageError("malformed profile: 'installed' is not a list of tables")
-    for d in installed:
-        reqs = d.get("requires_dist")
-        if reqs is not None and not (
-            isinstance(reqs, list) and all(isinstance(r, str) for r in reqs)
-        ):
-            raise UsageError(f"malformed profile: requires_dist of {d.get('name')!r}")
-        if not isinstance(d.get("requires_python") or "", str):
-            raise UsageError(f"malformed profile: requires_python of {d.get('name')!r}")
 
 
 def _typed_extra(extra: Any) -> dict[str, Any]:
@@ -337,6 +290,65 @@ def full_python_version(text: str) -> tuple[str, bool]:
         raise UsageError(f"give a Python version as X.Y or X.Y.Z, not {text!r}")
     patch = LAST_PATCH.get((v.major, v.minor), STILL_RELEASED_PATCH)
     return f"{v.major}.{v.minor}.{patch}", True
+
+
+# Architectures each platform family publishes wheels for (PEP 599/600/656, macOS, Windows).
+LINUX_ARCHES = (
+    "x86_64",
+    "i686",
+    "aarch64",
+    "armv7l",
+    "armv6l",
+    "ppc64le",
+    "ppc64",
+    "s390x",
+    "riscv64",
+    "loongarch64",
+)
+LEGACY_ARCHES = {
+    "manylinux1": ("x86_64", "i686"),
+    "manylinux2010": ("x86_64", "i686"),
+    "manylinux2014": ("x86_64", "i686", "aarch64", "armv7l", "ppc64", "ppc64le", "s390x"),
+}
+MAC_ARCHES = ("x86_64", "arm64", "universal2", "universal", "intel", "fat", "fat3", "fat64")
+WINDOWS = ("win32", "win_amd64", "win_arm64")
+_PLATFORM_FORMS = (
+    "manylinux_2_28_x86_64, manylinux2014_aarch64, musllinux_1_2_x86_64, linux_x86_64, "
+    "macosx_11_0_arm64, win_amd64"
+)
+
+
+def check_platform(platform: str) -> str:
+    """A platform tag as given by a user, checked against the manylinux, musllinux, linux,
+    macOS and Windows grammars (a typo would otherwise surface as a resolution failure);
+    returned normalised."""
+    tag = platform.replace("-", "_").replace(".", "_")
+    problem = _platform_problem(tag)
+    if problem:
+        raise UsageError(f"platform tag {platform!r}: {problem}")
+    return tag
+
+
+def _platform_problem(tag: str) -> str:
+    """What is wrong with a platform tag; "" when nothing is."""
+    if tag in WINDOWS:
+        return ""
+    m = re.match(r"^(manylinux|musllinux|macosx)_(\d+)_(\d+)_(.+)$", tag)
+    if m:
+        known = MAC_ARCHES if m.group(1) == "macosx" else LINUX_ARCHES
+        if m.group(1) == "manylinux" and int(m.group(2)) < 2:
+            return "manylinux_X_Y names a glibc version, 2.5 or later"
+        return _arch_problem(m.group(4), known)
+    m = re.match(r"^(manylinux1|manylinux2010|manylinux2014|linux)_(.+)$", tag)
+    if m:
+        return _arch_problem(m.group(2), LEGACY_ARCHES.get(m.group(1), LINUX_ARCHES))
+    return f"not a platform tag (e.g. {_PLATFORM_FORMS})"
+
+
+def _arch_problem(arch: str, known: Sequence[str]) -> str:
+    if arch in known:
+        return ""
+    return f"unknown architecture {arch!r} (known here: {', '.join(known)})"
 
 
 def expand_platform(platform: str) -> list[str]:
@@ -450,6 +462,7 @@ def bare_profile(
 ) -> Profile:
     """A target with nothing installed, from `--python-version` / `--platform` style flags."""
     full, assumed = full_python_version(python_version)
+    platform = check_platform(platform)
     v = Version(full)
     if abi is None:
         # CPython before 3.8 built with pymalloc carries the 'm' ABI flag.
@@ -487,30 +500,34 @@ def load_profile(spec: str | Path | None) -> Profile:
         spec = DEFAULT_PROFILE
     path = Path(spec)
     if path.suffix == ".json" or path.exists():
+        where = str(path)
         try:
-            text = path.read_text(encoding="utf-8")
+            data = path.read_bytes()
         except OSError as exc:
             raise UsageError(f"cannot read profile {path}: {exc.strerror}") from exc
-        except UnicodeDecodeError as exc:
-            raise UsageError(f"profile {path} is not UTF-8 ({exc.reason})") from None
     else:
         res = resources.files("wheelhouse") / "profiles" / f"{spec}.json"
         if not res.is_file():
             known = ", ".join(builtin_profiles()) or "none"
             raise UsageError(
-                f"no profile file or built-in profile named {spec!r} (built-in: {known})"
+                f"no profile file or built-in profile named {spec!r} (built-in: {known}; "
+                "see wheelhouse profiles)"
             )
-        text = res.read_text(encoding="utf-8")
+        where, data = f"built-in {spec}", res.read_bytes()
+    return Profile.from_dict(_json_document(data, where), where)
+
+
+def _json_document(data: bytes, where: str) -> Any:
     try:
-        data = json.loads(text)
+        return json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"profile {where} is not UTF-8 text (byte {exc.start})") from None
     except json.JSONDecodeError as exc:
-        raise UsageError(f"profile {spec} is not valid JSON: {exc}") from exc
+        raise UsageError(
+            f"profile {where} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
     except RecursionError:
-        raise UsageError(f"profile {spec}: nested too deeply") from None
-    try:
-        return Profile.from_dict(data)
-    except UsageError as exc:
-        raise UsageError(f"profile {spec}: {exc}") from None
+        raise UsageError(f"profile {where}: nested too deeply") from None
 
 
 def builtin_profile_matching(name: str, digest: str) -> Profile | None:

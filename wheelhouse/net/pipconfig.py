@@ -61,11 +61,14 @@ class IndexConfig:
         """Sources given on the command line replace the configured ones as a whole."""
         if not (index_url or extra_index_urls or find_links or no_index):
             return self
-        for url in (index_url or "", *extra_index_urls):
-            if url:
-                _check_url(url, "index-url", "command line")
-        for location in find_links:
-            _check_location(location)
+        from wheelhouse.net.urls import check_source
+
+        for url in [index_url] if index_url else []:
+            check_source(url, "--index-url")
+        for url in extra_index_urls:
+            check_source(url, "--extra-index-url")
+        for url in find_links:
+            check_source(url, "--find-links", folder=False)
         return replace(
             self,
             index_url=index_url or (None if not extra_index_urls else self.index_url),
@@ -165,53 +168,45 @@ def load_index_config(env: Mapping[str, str] | None = None) -> IndexConfig:
     )
 
 
-_URL_KEYS = ("index-url", "extra-index-url", "proxy")
-_USED = {*_URL_KEYS, "find-links", "trusted-host", "cert", "client-cert", "constraint"}
+_SOURCE_KEYS = ("index-url", "extra-index-url", "find-links")
+_USED = {*_SOURCE_KEYS, "proxy", "trusted-host", "cert", "client-cert", "constraint"}
 _HOST = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(:[0-9]{1,5})?$")
 
 
 def _check_values(raw: Mapping[str, tuple[str, str]]) -> None:
     """Values pip's configuration hands to the network, checked here so that a bad one is
-    an error naming its key and where it was set, not a failure deep in httpx."""
+    an error naming its key and where it was set, not a failure deep in httpx. Index URLs
+    must be URLs or existing folders (a missing find-links folder is only warned about
+    when read, as pip does)."""
+    from wheelhouse.net.urls import check_source
+
     for key, (value, where) in raw.items():
         if key not in _USED:
             continue  # pip's business alone
+        name = f"pip configuration {key} ({where})"
         if any((ord(c) < 32 and c not in "\t\r\n") or ord(c) == 127 for c in value):
-            raise UsageError(f"pip configuration {key} ({where}): a control character")
-        if key in _URL_KEYS:
+            raise UsageError(f"{name}: a control character")
+        if key in _SOURCE_KEYS:
+            links = key == "find-links"
             for url in value.split():
-                _check_url(url, key, where)
+                check_source(url, name, folder=not links, must_exist=not links)
+        elif key == "proxy":
+            for url in value.split():
+                _check_proxy(url, name)
         elif key == "trusted-host":
             for host in value.split():
                 if not _HOST.match(host):
-                    raise UsageError(f"pip configuration {key} ({where}): {host!r} is no host")
+                    raise UsageError(f"{name}: {host!r} is no host")
 
 
-def _check_url(url: str, key: str, where: str) -> None:
-    name = f"--{key}" if where == "command line" else f"pip configuration {key} ({where})"
+def _check_proxy(url: str, name: str) -> None:
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 (raises for a port that is no number)
     except ValueError as exc:
         raise UsageError(f"{name}: {url!r}: {exc}") from None
-    if any(ord(c) < 33 or ord(c) == 127 for c in url):
-        raise UsageError(f"{name}: {url!r} holds a control character or a space")
-    if key == "proxy":
-        if parts.scheme not in ("http", "https", "socks5", "socks5h") or not parts.hostname:
-            raise UsageError(f"{name}: {url!r} is no proxy URL")
-        return
-    if parts.scheme not in ("http", "https", "file") or not (parts.netloc or parts.path):
-        raise UsageError(f"{name}: {url!r} is no http(s) or file URL")
-
-
-def _check_location(location: str) -> None:
-    """A find-links location given on the command line: a folder, a file or a URL."""
-    if any(ord(c) < 32 or ord(c) == 127 for c in location):
-        raise UsageError(f"--find-links {location!r}: a control character")
-    try:
-        urlsplit(location).port  # noqa: B018 (raises for a bad address or port)
-    except ValueError as exc:
-        raise UsageError(f"--find-links {location!r}: {exc}") from None
+    if parts.scheme not in ("http", "https", "socks5", "socks5h") or not parts.hostname:
+        raise UsageError(f"{name}: {url!r} is no proxy URL")
 
 
 def _number(

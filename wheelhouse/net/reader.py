@@ -55,6 +55,7 @@ class IndexReader:
         find_links: Sequence[str] = (),
         retries: int = 5,
         offline: bool = False,
+        refresh: bool = False,
     ) -> None:
         self.client = client
         self.cache = cache
@@ -62,6 +63,7 @@ class IndexReader:
         self.find_links = list(find_links)
         self.retries = retries
         self.offline = offline
+        self.refresh = refresh  # ask the index even for pages still fresh (an upgrade)
         self._find_links_files: list[DistFile] | None = None
         self._pages: dict[str, asyncio.Task[list[DistFile]]] = {}
         self.missing: set[NormalizedName] = set()
@@ -131,7 +133,8 @@ class IndexReader:
 
     async def _fetch(self, url: str, index: str) -> CachedPage | None:
         cached = self.cache.get_page(url)
-        if cached is not None and (self.offline or cached.fresh()):
+        if cached is not None and (self.offline or (cached.fresh() and not self.refresh)):
+            log.debug("%s: from the cache", redact_url(url))
             return cached if cached.body else None
         if self.offline:
             raise NetworkError(
@@ -164,6 +167,11 @@ class IndexReader:
                 return cached if cached.body else None
             raise
         now = time.time()
+        log.debug(
+            "%s: %s",
+            redact_url(url),
+            "unchanged (revalidated)" if response.status_code == 304 else response.status_code,
+        )
         if response.status_code == 304 and cached is not None:
             page = CachedPage(
                 url,

@@ -34,6 +34,18 @@ class Options:
     # sdist to build, but only where no wheel of any acceptable version fits the target
     sdists: frozenset[str] = frozenset()
     build_with: str | None = None  # the target's interpreter, for sdists without static metadata
+    # versions tried first where still allowed: the existing lock's pins (`lock` keeps them
+    # unless asked to upgrade, as uv and pip-compile do)
+    prefer: Mapping[NormalizedName, Version] = field(default_factory=dict)
+
+    def preferred_first(self, name: NormalizedName, versions: Sequence[Version]) -> list[Version]:
+        """`versions`, newest first, with the preferred one (if among them) moved to the front."""
+        ordered = sorted(versions, reverse=True)
+        preferred = self.prefer.get(name)
+        if preferred is not None and preferred in ordered:
+            ordered.remove(preferred)
+            ordered.insert(0, preferred)
+        return ordered
 
     def sdist_allowed(self, name: str) -> bool:
         return self.allow_sdist or ":all:" in self.sdists or name in self.sdists

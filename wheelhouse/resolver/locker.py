@@ -9,17 +9,30 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import InvalidVersion, Version
 
 from wheelhouse import __version__
 from wheelhouse.errors import UsageError
 from wheelhouse.files import sha256_file
 from wheelhouse.model.lock import Lock, LockedFile, LockTarget, Pin
-from wheelhouse.model.lockfiles import lock_files_current, pylock_path_for, write_lock_files
+from wheelhouse.model.lockdiff import LockDiff, diff_locks
+from wheelhouse.model.lockfiles import (
+    load_lock,
+    lock_files_current,
+    lock_files_match,
+    pylock_path_for,
+    write_lock_files,
+)
 from wheelhouse.model.profile import Profile
 from wheelhouse.model.requirements import RequirementSet, read_requirements
 from wheelhouse.net.cache import default_cache_dir
 from wheelhouse.net.pipconfig import IndexConfig
+from wheelhouse.progress import Progress
 
 if TYPE_CHECKING:
     import httpx
@@ -41,6 +54,11 @@ class LockRequest:
     exclude_newer: str | None = None
     cache_dir: Path | None = field(default_factory=default_cache_dir)
     offline: bool = False
+    # The existing lock's pins are kept where still allowed; `upgrade` keeps none of them,
+    # `upgrade_packages` (NAME or NAME<specifier>) lets only these move.
+    upgrade: bool = False
+    upgrade_packages: Sequence[str] = ()
+    check: bool = False  # write nothing: only say whether the files would change
     # projects that may be locked as an sdist to build (":all:" for any); see `Options.sdists`
     allow_sdist: tuple[str, ...] = ()
     build_with: str | None = None  # the target's interpreter, for sdists without static metadata
@@ -48,12 +66,14 @@ class LockRequest:
 
 @dataclass(frozen=True)
 class LockOutcome:
-    lock: Lock | None
-    changed: bool
+    lock: Lock | None  # None: nothing was resolved (inputs unchanged, or no lock to check)
+    changed: bool  # the files were rewritten (with `check`: would be)
     output: Path
     pylock: Path
     seconds: float
     stats: dict[str, int] = field(default_factory=dict)
+    diff: LockDiff | None = None  # against the lock that was there, if one was
+    reason: str = ""  # why nothing was resolved, or why the existing lock was not used
 
 
 def input_digest(
@@ -80,8 +100,11 @@ def lock(
     profile: Profile,
     config: IndexConfig,
     transport: httpx.AsyncBaseTransport | None = None,
+    progress: Progress | None = None,
 ) -> LockOutcome:
-    """Resolve for `profile` and write both lock files; a no-op if the inputs are unchanged."""
+    """Resolve for `profile` and write both lock files, keeping the existing lock's pins
+    where they are still allowed. Unchanged inputs return at once (no resolution) unless an
+    upgrade is asked for; files whose contents would not change are not rewritten."""
     started = time.perf_counter()
     pylock = request.pylock or pylock_path_for(request.output)
     reqs = read_requirements(
@@ -92,35 +115,148 @@ def lock(
     for path in (request.output, pylock):
         if path.is_dir():
             raise UsageError(f"{path} is a folder: the lock files are written to file names")
-    if lock_files_current(request.output, pylock, digest):
-        return LockOutcome(None, False, request.output, pylock, time.perf_counter() - started)
-    # Only now the network side: an unchanged lock never pays for importing it.
+    upgrades = parse_upgrades(request.upgrade_packages)
+    moving = request.upgrade or bool(upgrades)
+
+    def outcome(result: Lock | None, changed: bool, **kw: Any) -> LockOutcome:
+        seconds = time.perf_counter() - started
+        return LockOutcome(result, changed, request.output, pylock, seconds, **kw)
+
+    if not moving and lock_files_current(request.output, pylock, digest):
+        return outcome(None, False, reason="inputs unchanged")
+    previous, why = previous_lock(request.output)
+    if request.check and previous is None:
+        return outcome(None, True, reason=why)
+    prefer = {} if request.upgrade else preferences(previous, upgrades)
+    constraints = dict(reqs.constraints)
+    for name, spec in upgrades.items():
+        constraints[name] = constraints.get(name, SpecifierSet()) & spec
+    result, stats = _resolve_lock(
+        request, profile, config, reqs, digest, (prefer, constraints), transport, progress
+    )
+    _warn_unknown(upgrades, result)
+    changed = not lock_files_match(result, request.output, pylock)
+    if changed and not request.check:
+        write_lock_files(result, request.output, pylock)
+    diff = _diff(previous, result, changed)
+    return outcome(result, changed, stats=stats, diff=diff, reason=why)
+
+
+def _diff(previous: Lock | None, result: Lock, changed: bool) -> LockDiff | None:
+    """What differs from the lock that was there; a digest that moved for a reason the lock
+    does not record (another wheelhouse version, a hand edit) is said so."""
+    if previous is None:
+        return None
+    diff = diff_locks(previous, result)
+    if not previous.requirements:  # read from requirements.lock alone: no inputs recorded
+        unknown = "the existing lock's inputs are unknown: its pylock.toml is missing or stale"
+        return replace(diff, inputs=(unknown,))
+    if changed and diff.empty and previous.input_digest != result.input_digest:
+        return replace(
+            diff, inputs=("input digest differs (another wheelhouse version, or an edit)",)
+        )
+    return diff
+
+
+def _resolve_lock(
+    request: LockRequest,
+    profile: Profile,
+    config: IndexConfig,
+    reqs: RequirementSet,
+    digest: str,
+    steer: tuple[Mapping[NormalizedName, Version], Mapping[NormalizedName, SpecifierSet]],
+    transport: httpx.AsyncBaseTransport | None,
+    progress: Progress | None = None,
+) -> tuple[Lock, dict[str, int]]:
+    """The network side: an unchanged lock never pays for importing it. `steer`: the
+    versions to prefer and the constraints to apply."""
     from wheelhouse.net.cache import Cache
     from wheelhouse.resolver.candidates import Options, parse_cutoff
     from wheelhouse.resolver.repository import IndexRepository
     from wheelhouse.resolver.resolve import resolve
 
     cutoff = parse_cutoff(request.exclude_newer) if request.exclude_newer else None
-    repo = IndexRepository(
-        config, Cache(request.cache_dir), transport=transport, offline=request.offline
-    )
+    sdists = frozenset(_sdist_names(request.allow_sdist))
     options = Options(
         exclude_newer=cutoff,
-        constraints=reqs.constraints,
+        constraints=steer[1],
+        prefer=steer[0],
         sdists=sdists,
         build_with=request.build_with,
     )
+    log.debug(
+        "resolving %d requirements for %s (Python %s), %d pins kept where allowed; sources: %s",
+        len(reqs.reqs),
+        profile.name,
+        profile.python_version,
+        len(steer[0]),
+        "; ".join(config.fingerprint()) or "none",
+    )
+    repo = IndexRepository(
+        config,
+        Cache(request.cache_dir),
+        transport=transport,
+        offline=request.offline,
+        # an upgrade asks the index what is new, also where a cached page is still fresh
+        refresh=request.upgrade or bool(request.upgrade_packages),
+    )
     try:
-        resolution = resolve(reqs.reqs, profile, repo, options)
+        resolution = resolve(reqs.reqs, profile, repo, options, progress)
         builds = _build_pins(repo, profile, options, resolution) if sdists else []
         wheels = _lock_builds(repo, profile, options, resolution) if builds else {}
         result = build_lock(resolution, profile, reqs, config, digest, request.exclude_newer)
         result = _with_builds(result, builds, wheels)
         stats = dict(repo.fetcher.stats)
+        log.debug("metadata: %s", ", ".join(f"{n} {how}" for how, n in stats.items()))
+        return result, stats
     finally:
         repo.close()
-    write_lock_files(result, request.output, pylock)
-    return LockOutcome(result, True, request.output, pylock, time.perf_counter() - started, stats)
+
+
+def parse_upgrades(texts: Sequence[str]) -> dict[NormalizedName, SpecifierSet]:
+    """`--upgrade-package` values: NAME, or NAME with a specifier to move it to."""
+    out: dict[NormalizedName, SpecifierSet] = {}
+    for text in texts:
+        try:
+            req = Requirement(text)
+        except InvalidRequirement as exc:
+            raise UsageError(f"--upgrade-package {text!r}: not a package name: {exc}") from None
+        if req.url or req.marker or req.extras:
+            raise UsageError(f"--upgrade-package {text!r}: give NAME or NAME<specifier> only")
+        name = canonicalize_name(req.name)
+        out[name] = out.get(name, SpecifierSet()) & req.specifier
+    return out
+
+
+def previous_lock(output: Path) -> tuple[Lock | None, str]:
+    """The lock already at `output` (with its pylock.toml), or None and why not."""
+    if not output.exists():
+        return None, f"no lock at {output} yet"
+    try:
+        return load_lock(output), ""
+    except UsageError as exc:
+        log.warning("the existing lock cannot be read, so none of its pins are kept: %s", exc)
+        return None, f"the existing lock cannot be read: {exc}"
+
+
+def preferences(
+    previous: Lock | None, upgrades: Mapping[NormalizedName, SpecifierSet]
+) -> dict[NormalizedName, Version]:
+    """The versions the existing lock installs, except those asked to move."""
+    prefer: dict[NormalizedName, Version] = {}
+    for pin in previous.to_install() if previous is not None else ():
+        if pin.name not in upgrades:
+            try:
+                prefer[pin.name] = Version(pin.version)
+            except InvalidVersion:
+                continue  # a hand-edited version: nothing to prefer
+    return prefer
+
+
+def _warn_unknown(upgrades: Mapping[NormalizedName, SpecifierSet], result: Lock) -> None:
+    for name in upgrades:
+        if result.pin(name) is None:
+            log.warning("--upgrade-package %s: not in the lock; nothing to upgrade", name)
 
 
 def _sdist_names(values: Sequence[str]) -> list[str]:

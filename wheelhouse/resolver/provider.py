@@ -135,8 +135,8 @@ class Provider(AbstractProvider[Req, Candidate, str]):
         full = spec & constraint if constraint is not None else spec
         filtered = self.filtered(name, pinned_exactly(spec))
         versions = [v for v in filtered.candidates if v not in bad]
-        allowed = set(full.filter(versions))
-        for version in sorted(allowed, key=self._order(filtered), reverse=True):
+        allowed = list(full.filter(versions))
+        for version in self._wheels_first(filtered, self.options.preferred_first(name, allowed)):
             files = tuple(filtered.candidates[version])
             meta = self.metadata(name, version, files)
             if meta is None:
@@ -145,15 +145,12 @@ class Provider(AbstractProvider[Req, Candidate, str]):
                 continue
             yield Candidate(name, version, extras, files)
 
-    def _order(self, filtered: Filtered) -> Callable[[Version], tuple[bool, Version]]:
-        """Newest first; with `lock --allow-sdist`, every version that has a fitting wheel
-        before any that would have to be built from its sdist."""
-        wheels_first = bool(self.options.sdists)
-
-        def key(v: Version) -> tuple[bool, Version]:
-            return (wheels_first and filtered.candidates[v][0].is_wheel, v)
-
-        return key
+    def _wheels_first(self, filtered: Filtered, versions: list[Version]) -> list[Version]:
+        """With `lock --allow-sdist`, every version that has a fitting wheel before any that
+        would have to be built from its sdist (each group in the order given)."""
+        if not self.options.sdists:
+            return versions
+        return sorted(versions, key=lambda v: not filtered.candidates[v][0].is_wheel)
 
     def filtered(self, name: NormalizedName, allow_yanked: bool) -> Filtered:
         """The project's files sorted out for the target (once per name and yanked-ness)."""
@@ -271,7 +268,7 @@ class Provider(AbstractProvider[Req, Candidate, str]):
         versions = list(SpecifierSet().filter(versions)) or versions
         if not versions:
             return None
-        return filtered.candidates[max(versions)][0]
+        return filtered.candidates[self.options.preferred_first(name, versions)[0]][0]
 
 
 def _mentions_extra(marker: Marker) -> bool:

@@ -58,6 +58,7 @@ class IndexRepository:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         offline: bool = False,
+        refresh: bool = False,
     ) -> None:
         self.config = config
         self.cache = cache
@@ -70,6 +71,7 @@ class IndexRepository:
             config.find_links,
             retries=config.retries,
             offline=offline,
+            refresh=refresh,
         )
         self.fetcher = MetadataFetcher(self._client, cache, retries=config.retries, offline=offline)
         self._meta: dict[str, asyncio.Task[CoreMetadata]] = {}
@@ -128,6 +130,17 @@ class IndexRepository:
             log.debug("prefetch of %s failed: %s", name, exc)
 
     def close(self) -> None:
-        self._loop.run(self._client.aclose())
+        self._loop.run(self._shutdown())
         self._loop.close()
         self.cache.close()
+
+    async def _shutdown(self) -> None:
+        """Cancel what is still in flight (prefetches the resolution did not need) and wait
+        for it to end, then close the client: a loop closed with tasks pending leaves
+        "Task was destroyed but it is pending!" at exit."""
+        current = asyncio.current_task()
+        pending = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        await self._client.aclose()

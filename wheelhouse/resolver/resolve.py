@@ -21,6 +21,7 @@ from wheelhouse.errors import ResolutionError
 from wheelhouse.model.profile import InstalledDist, Profile
 from wheelhouse.model.requirements import Req
 from wheelhouse.net.pages import DistFile
+from wheelhouse.progress import Counter, Progress
 from wheelhouse.resolver.candidates import Options
 from wheelhouse.resolver.explain import explain_conflict
 from wheelhouse.resolver.provider import Candidate, Ident, Provider, Repository, identify
@@ -46,11 +47,15 @@ class Resolution:
 
 
 class _Reporter(BaseReporter[Req, Candidate, str]):
-    def __init__(self) -> None:
+    def __init__(self, step: Counter) -> None:
         self.rounds = 0
+        self.step = step
 
     def starting_round(self, index: int) -> None:
         self.rounds = index
+
+    def pinning(self, candidate: Candidate) -> None:
+        self.step.advance(candidate.shown)  # each choice, for progress (backtracking too)
 
 
 def resolve(
@@ -58,6 +63,7 @@ def resolve(
     profile: Profile,
     repository: Repository,
     options: Options | None = None,
+    progress: Progress | None = None,
 ) -> Resolution:
     """Resolve `requirements` for `profile`, keeping the image's packages where they are."""
     options = options or Options()
@@ -72,7 +78,9 @@ def resolve(
         Provider(profile, repository, options, user_names).best_file,
     )
     provider = Provider(profile, repository, options, user_names)
-    resolver: Resolver[Req, Candidate, Ident] = Resolver(provider, _Reporter())
+    step = Counter(progress, f"resolving for {profile.name}", None)
+    step.start()
+    resolver: Resolver[Req, Candidate, Ident] = Resolver(provider, _Reporter(step))
     try:
         result = resolver.resolve([*user, *image_roots], max_rounds=20000)
     except ResolutionImpossible as exc:
@@ -82,6 +90,8 @@ def resolve(
             f"gave up after {exc.round_count} rounds of backtracking; "
             "pin some versions to narrow the search"
         ) from None
+    finally:
+        step.finish()
     return _collect(result, provider, user)
 
 

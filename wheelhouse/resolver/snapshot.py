@@ -96,14 +96,17 @@ def snapshot_python(python: str, name: str | None = None) -> Profile:
     exe = shutil.which(python) or python
     try:
         old = subprocess.run(
-            [exe, "-c", "import sys; sys.exit(sys.version_info < (3, 6))"],
+            # 3 for an old Python; anything else that fails is not a Python
+            [exe, "-c", "import sys; sys.exit(3 if sys.version_info < (3, 6) else 0)"],
             capture_output=True,
             timeout=60,
         ).returncode
     except (OSError, subprocess.SubprocessError) as exc:
         raise UsageError(f"cannot run {python}: {exc}") from exc
-    if old == 1:
+    if old == 3:
         raise UsageError(f"{python} is older than Python 3.6, which wheelhouse does not target")
+    if old != 0:
+        raise UsageError(f"{python} does not run as a Python interpreter (exit {old})")
     facts = _run([exe, "-I", "-c", _script()], f"python {exe}")
     return profile_from_facts(
         facts, name or f"python-{facts.get('python_version')}", f"python:{exe}"
