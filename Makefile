@@ -15,6 +15,10 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install -qq --upgrade pip
 	@$(BIN)/python -m pip install -qq -e '.[dev]'
+	@# a build backend for Python 3.7 (setuptools + wheel, the last releases for 3.7): the
+	@# tests that build sdists offline put it in their own index (tests/conftest.py)
+	@$(BIN)/python -m pip download -qq --no-deps --only-binary :all: --python-version 3.7 \
+	    --dest $(VENV)/test-dists 'setuptools==68.0.0' 'wheel==0.42.0'
 	@touch $(STAMP)
 
 demo: $(STAMP)

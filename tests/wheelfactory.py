@@ -91,28 +91,46 @@ def _expand(tag: str) -> list[str]:
     return [f"{a}-{b}-{c}" for a in py.split(".") for b in abi.split(".") for c in plat.split(".")]
 
 
-def make_sdist(directory: Path, name: str, version: str, requires: Sequence[str] = ()) -> Path:
-    """An sdist whose PKG-INFO (Metadata 2.1) and egg-info/requires.txt name its requirements."""
+def make_sdist(
+    directory: Path,
+    name: str,
+    version: str,
+    requires: Sequence[str] = (),
+    *,
+    metadata_version: str = "2.1",
+    pyproject: str | None = None,
+    requires_python: str | None = None,
+    modules: Mapping[str, str] | None = None,
+) -> Path:
+    """An sdist (setup.py, setuptools' legacy build) whose egg-info/requires.txt names its
+    requirements. Metadata 2.2 or later puts them in PKG-INFO too (static, PEP 643);
+    `pyproject` is written as pyproject.toml; `modules` replace the one module it ships."""
     directory.mkdir(parents=True, exist_ok=True)
     dist = canonicalize_name(name).replace("-", "_")
     base = f"{dist}-{version}"
     path = directory / f"{base}.tar.gz"
-    pkg_info = metadata_text(name, version).encode()
+    static = metadata_version not in ("1.0", "1.1", "1.2", "2.0", "2.1")
+    text = metadata_text(name, version, requires if static else (), requires_python)
+    pkg_info = text.replace("Metadata-Version: 2.1", f"Metadata-Version: {metadata_version}")
+    mods = modules or {dist: f"VERSION = {version!r}\n"}
+    setup_args = f"name={name!r}, version={version!r}, py_modules={sorted(mods)!r}"
+    if requires:
+        setup_args += f", install_requires={list(requires)!r}"
     members = {
-        f"{base}/PKG-INFO": pkg_info,
-        f"{base}/setup.py": (
-            f"from setuptools import setup\nsetup(name={name!r}, version={version!r}, "
-            f"py_modules=[{dist!r}])\n"
-        ).encode(),
-        f"{base}/{dist}.py": f"VERSION = {version!r}\n".encode(),
-        f"{base}/{dist}.egg-info/PKG-INFO": pkg_info,
+        f"{base}/PKG-INFO": pkg_info.encode(),
+        f"{base}/setup.py": f"from setuptools import setup\nsetup({setup_args})\n".encode(),
+        f"{base}/{dist}.egg-info/PKG-INFO": pkg_info.encode(),
         f"{base}/{dist}.egg-info/requires.txt": ("\n".join(requires) + "\n").encode(),
+        **{f"{base}/{m}.py": code.encode() for m, code in mods.items()},
     }
+    if pyproject is not None:
+        members[f"{base}/pyproject.toml"] = pyproject.encode()
     with tarfile.open(path, "w:gz") as tf:
         for rel, data in members.items():
             ti = tarfile.TarInfo(rel)
             ti.size = len(data)
             ti.mtime = 1577836800
+            ti.uid, ti.gid, ti.mode = 501, 20, 0o444  # a packager's, read-only (as seen on PyPI)
             tf.addfile(ti, io.BytesIO(data))
     return path
 

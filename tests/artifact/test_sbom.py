@@ -159,3 +159,21 @@ def test_bad_arguments_exit_2(argv: list[str], tmp_path: Path) -> None:
 def test_a_folder_without_manifest_is_refused(tmp_path: Path) -> None:
     (tmp_path / "tree").mkdir()
     assert main(["sbom", "--artifact", str(tmp_path / "tree")]) == 2
+
+
+def test_an_sdist_pin_says_what_is_built_from_it(tmp_path: Path) -> None:
+    from wheelhouse.artifact.sbom import lock_subject, render_sbom
+    from wheelhouse.model.lock import LockedFile
+
+    sdist = LockedFile("tiny-1.0.tar.gz", {"sha256": "a" * 64})
+    wheel = LockedFile("tiny-1.0-py3-none-any.whl", {"sha256": "b" * 64})
+    pin = Pin("tiny", "1.0", files=(sdist,), built_wheel=wheel)  # type: ignore[arg-type]
+    lock = dataclasses.replace(lock_of([]), pins=(pin,))
+    doc = _valid(render_sbom(lock_subject(lock, "x.lock")))
+    (tiny,) = doc["components"]
+    assert tiny["purl"] == "pkg:pypi/tiny@1.0?file_name=tiny-1.0.tar.gz"
+    assert tiny["hashes"][0]["content"] == "a" * 64
+    props = {p["name"]: p["value"] for p in tiny["properties"]}
+    assert props["wheelhouse:built"] == (
+        f"tiny-1.0-py3-none-any.whl sha256:{'b' * 64}, built by sync --build-with from this sdist"
+    )

@@ -9,9 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.wheelfactory import make_sdist, make_wheel
+from tests.helpers import config_for
+from tests.localserver import serve_folder
+from tests.wheelfactory import SimpleIndex, make_sdist, make_wheel
 from wheelhouse.cli import main
+from wheelhouse.mirror.sync import SyncOptions, sync
 from wheelhouse.model.profile import InstalledDist, bare_profile
+from wheelhouse.resolver.locker import lock_image
 
 SCORE = """
 import json
@@ -29,21 +33,40 @@ def run(raw):
 
 
 @pytest.fixture(scope="module")
-def image(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """A tiny image (one wheel, one sdist-only package) and its wheelhouse, per module."""
+def image(
+    tmp_path_factory: pytest.TempPathFactory, python37: str, build_backend: list[Path]
+) -> dict[str, Path]:
+    """A tiny image (one wheel, one sdist-only package) and its wheelhouse, per module: the
+    image lock synced from a local index, its sdist built by sync --build-with."""
     root = tmp_path_factory.mktemp("image")
-    files = root / "wheelhouse" / "files"
-    make_wheel(files, "imagepkg", "1.0")
-    make_sdist(files, "legacy", "0.1")
+    upstream = SimpleIndex(root / "upstream")
+    upstream.add(make_wheel(root / "dists", "imagepkg", "1.0"))
+    upstream.add(make_sdist(root / "dists", "legacy", "0.1"))
+    upstream.add_all(build_backend)
+    upstream.write()
     make_wheel(root / "mirror", "extra-dep", "2.0", files={"extra_dep.py": "FACTOR = 3\n"})
     installed = [
         InstalledDist("imagepkg", "1.0", (), None),  # type: ignore[arg-type]
         InstalledDist("legacy", "0.1", (), None),
+        # the image's own build backend builds its sdist-only package, as in the real image
+        InstalledDist("setuptools", "68.0.0", (), None),
+        InstalledDist("wheel", "0.42.0", (), None),
     ]  # type: ignore[arg-type]
     prof = bare_profile("3.7.16", "manylinux_2_27_x86_64").with_installed(
         installed, name="tiny-image"
     )
     (root / "image.json").write_text(prof.to_json())
+    with serve_folder(upstream.root) as (url, _):
+        lock_image(prof, config_for(url), root / "image.lock")
+        options = SyncOptions(build_with=python37)
+        report = sync(
+            [root / "pylock.image.toml"],
+            root / "wheelhouse",
+            config=config_for(url),
+            options=options,
+        )
+    assert report.ok, report.failed
+    assert [b.wheel for b in report.built] == ["legacy-0.1-py3-none-any.whl"]
     return {
         "root": root,
         "profile": root / "image.json",
@@ -123,6 +146,18 @@ def test_image_env_names_missing_packages(world, python37, capsys) -> None:  # t
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert "legacy==0.1" in err and "--image-packages" in err
+    assert not out.exists()
+
+
+def test_image_env_needs_the_sdist_built(world, python37, capsys) -> None:  # type: ignore[no-untyped-def]
+    partial = world["scratch"] / "wheelhouse"
+    shutil.copytree(world["wheelhouse"], partial)
+    (partial / "files" / "legacy-0.1-py3-none-any.whl").unlink()
+    out = world["scratch"] / "env3"
+    argv = ["image-env", str(out), "--image", str(world["profile"]), "--python", python37]
+    assert main([*argv, "--wheelhouse", str(partial)]) == 2
+    err = capsys.readouterr().err
+    assert "only the sdist of legacy-0.1.tar.gz" in err and "--build-with PYTHON" in err
     assert not out.exists()
 
 

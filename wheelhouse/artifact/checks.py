@@ -67,7 +67,8 @@ def check_manifest(root: Path, files: Sequence[ManifestFile], lock: Lock) -> lis
     pins = {p.name: p for p in lock.to_install()}
     for d in manifest.dists:
         pin = pins.get(canonicalize_name(d.name))
-        if pin is not None and d.sha256 not in {f.sha256 for f in pin.files}:
+        allowed = {f.sha256 for f in pin.files} if pin is not None else set()
+        if pin is not None and d.sha256 not in allowed and d.built_from not in allowed:
             out.append(
                 Finding(
                     "lock",

@@ -179,7 +179,7 @@ def _manifest(
     lock: Lock, wheels: tuple[PlannedWheel, ...], files: tuple[ManifestFile, ...], compiled: str
 ) -> Manifest:
     dists = tuple(
-        ManifestDist(w.name, w.version, w.path.name, w.sha256)
+        ManifestDist(w.name, w.version, w.path.name, w.sha256, w.built_from)
         for w in sorted(wheels, key=lambda w: w.name)
     )
     return Manifest(

@@ -36,6 +36,11 @@ class ManifestDist:
     version: str
     wheel: str
     sha256: str
+    built_from: str = ""  # sha256 of the locked sdist the wheel was built from, if it was
+
+    def to_dict(self) -> dict[str, str]:
+        """Its fields; `built_from` only where set (other manifests keep their bytes)."""
+        return {k: v for k, v in vars(self).items() if k != "built_from" or v}
 
 
 @dataclass(frozen=True)
@@ -58,7 +63,7 @@ class Manifest:
             "profile_digest": self.profile_digest,
             "python_version": self.python_version,
             "compiled_with": self.compiled_with,
-            "dists": [vars(d) for d in self.dists],
+            "dists": [d.to_dict() for d in self.dists],
             "files": [vars(f) for f in self.files],
         }
 

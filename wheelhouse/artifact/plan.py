@@ -5,7 +5,7 @@ The plan is made before anything is written, and lists every problem at once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -16,6 +16,7 @@ from wheelhouse.files import sha256_file
 from wheelhouse.model.filenames import parse_filename, wheel_fits
 from wheelhouse.model.lock import Lock, Pin
 from wheelhouse.store.layout import Wheelhouse
+from wheelhouse.store.provenance import Provenance, built_wheels
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class PlannedWheel:
     sha256: str  # "" until checked, where the plan left the hashing to the installer
     size: int
     allowed: frozenset[str] = frozenset()  # the lock's hashes, when sha256 is still ""
+    built_from: str = ""  # sha256 of the locked sdist this wheel was built from, if it was
 
     @property
     def label(self) -> str:
@@ -44,15 +46,20 @@ def plan_install(
     check it in parallel with `check_hash`. Where several wheels fit, the hash picks one,
     so those are hashed here.
     """
-    files = Wheelhouse(Path(wheelhouse)).files
+    wh = Wheelhouse(Path(wheelhouse))
+    files = wh.files
     if not files.is_dir():
         raise InstallError(f"{wheelhouse} is not a wheelhouse (no {files.name}/ folder)")
+    built = built_wheels(wh) if any(p.from_sdist for p in lock.to_install()) else {}
     listing = sorted(p.name for p in files.iterdir() if p.is_file())
     planned: list[PlannedWheel] = []
     problems: list[str] = []
     integrity = False
     for pin in sorted(lock.to_install(), key=lambda p: p.name):
         try:
+            if pin.from_sdist:
+                planned.append(_plan_built(pin, files, built, lock))
+                continue
             planned.append(_plan_pin(pin, files, listing, lock.target.tags, hash_later))
         except IntegrityError as exc:
             problems.append(str(exc))
@@ -102,6 +109,47 @@ def _plan_pin(
             return PlannedWheel(pin.name, pin.version, path, digest, path.stat().st_size)
         mismatched.append(f"{name} has sha256:{digest}")
     raise _mismatch(label, mismatched, wanted)
+
+
+def _plan_built(
+    pin: Pin, files: Path, built: Mapping[str, tuple[str, Provenance]], lock: Lock
+) -> PlannedWheel:
+    """The wheel built from the pin's locked sdist, after checking its provenance: built
+    from those very sdist bytes, by the target's Python, for its tags, unchanged since."""
+    label = f"{pin.name} {pin.version}"
+    sdist_hashes = {f.sha256 for f in pin.files}
+    from_it = {n: v for n, v in built.items() if v[1].sdist_sha256 in sdist_hashes}
+    if not from_it:
+        raise InstallError(
+            f"{label}: locked as the sdist {pin.files[0].filename}, and no wheel built from it "
+            f"is in {files} (run wheelhouse sync --build-with PYTHON)"
+        )
+    minor = lock.target.python_minor
+    fitting = sorted(
+        n
+        for n, (_, prov) in from_it.items()
+        if prov.python_minor == minor
+        and wheel_fits(n, lock.target.tags)
+        and not prov.host_only
+        and (files / n).is_file()
+    )
+    if not fitting:
+        raise InstallError(
+            f"{label}: the wheels built from its sdist ({', '.join(sorted(from_it))}) were "
+            f"not built by Python {minor} for the target's tags, or are gone"
+        )
+    name = fitting[0]
+    recorded, prov = from_it[name]
+    digest = sha256_file(files / name)
+    if digest != recorded:
+        raise IntegrityError(
+            f"{label}: {name} has sha256:{digest}, but the wheelhouse catalog recorded "
+            f"sha256:{recorded} when it was built from {prov.sdist}"
+        )
+    size = (files / name).stat().st_size
+    return PlannedWheel(
+        pin.name, pin.version, files / name, digest, size, built_from=prov.sdist_sha256
+    )
 
 
 def check_hash(wheel: PlannedWheel, digest: str) -> PlannedWheel:

@@ -57,6 +57,7 @@ class BomPackage:
     role: str = ""  # the lock's source: install, override, image
     parents: tuple[str, ...] = ()  # names that require it; "" for a direct request
     metadata: Message | None = None  # its core metadata, where it could be read
+    built: str = ""  # for a wheel built from a locked sdist: what was built from what
 
     @property
     def ref(self) -> str:
@@ -117,8 +118,18 @@ def _locked_package(pin: Pin, wh: Wheelhouse | None) -> BomPackage:
         url=best.url if best else None,
         role=pin.source,
         parents=_parents(pin.via),
+        built=_built(pin),
         metadata=_wheelhouse_metadata(wh, best.filename) if wh and best else None,
     )
+
+
+def _built(pin: Pin) -> str:
+    """How a pin locked as an sdist becomes the wheel installed on the target."""
+    if not pin.from_sdist:
+        return ""
+    wheel = pin.built_wheel
+    made = f"{wheel.filename} sha256:{wheel.sha256}" if wheel else "a wheel"
+    return f"{made}, built by sync --build-with from this sdist"
 
 
 def _image_packages(lock: Lock, image: Profile | None) -> list[BomPackage]:
@@ -213,6 +224,7 @@ def _tree_subject(root: Path, name: str, image: Profile | None) -> BomSubject:
             sha256=d.sha256,
             role="install",
             parents=tuple(sorted(required.get(canonicalize_name(d.name), {""}))),
+            built=f"from the sdist sha256:{d.built_from}" if d.built_from else "",
             metadata=metas.get(canonicalize_name(d.name)),
         )
         for d in manifest.dists
@@ -308,7 +320,7 @@ def _component(p: BomPackage) -> Component:
         supplier=_supplier(p.metadata) if p.metadata else None,
         description=str(p.metadata.get("Summary") or "") or None if p.metadata else None,
         external_references=_references(p),
-        properties=_properties({"source": p.role} if p.role else {}),
+        properties=_properties({"source": p.role, "built": p.built}),
     )
 
 

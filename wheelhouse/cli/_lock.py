@@ -100,6 +100,24 @@ def register(sub: Any) -> None:
         "with its inputs (for CI)",
     )
     p.add_argument("--json", action="store_true", help="print the outcome as JSON on stdout")
+    p.add_argument(
+        "--allow-sdist",
+        nargs="?",
+        action="append",
+        const=":all:",
+        default=[],
+        metavar="NAME",
+        help="let NAME (repeatable; every project when given alone, e.g. last or as "
+        "--allow-sdist=:all:) be locked as an sdist, to be built for the target by "
+        "sync --build-with, where no wheel of any acceptable version fits the target",
+    )
+    p.add_argument(
+        "--build-with",
+        metavar="PYTHON",
+        help="the target's interpreter (or docker:IMAGE): builds each allowed sdist, for "
+        "its metadata where PKG-INFO and pyproject.toml do not state it statically (PEP 643) "
+        "and for the wheel's hash",
+    )
     add_target_options(p)
     add_index_options(p)
     p.set_defaults(func=run)
@@ -125,6 +143,8 @@ def run(args: argparse.Namespace) -> int:
             upgrade=args.upgrade,
             upgrade_packages=args.upgrade_package,
             check=args.check,
+            allow_sdist=tuple(args.allow_sdist),
+            build_with=args.build_with,
         ),
         profile,
         index_config(args),
@@ -149,6 +169,8 @@ def _image_packages(args: argparse.Namespace, profile: Profile) -> int:
             "--image-packages pins the image's exact versions: "
             "--exclude-newer and --offline do not apply"
         )
+    if args.allow_sdist or args.build_with:
+        raise UsageError("--image-packages locks the image's own files: no --allow-sdist")
     if args.upgrade or args.upgrade_package or args.check:
         raise UsageError(
             "--image-packages pins the image's exact versions: "
@@ -212,6 +234,13 @@ def _report_lock(outcome: LockOutcome, profile: Profile) -> None:
             log.info("    forced by: %s", pin.override_chain)
     for active in result.active_extras:
         log.info("  active extra %s", active.shown)
+    for pin in (p for p in result.to_install() if p.from_sdist):
+        log.info(
+            "  built from sdist: %s %s (build requirements: %s)",
+            pin.name,
+            pin.version,
+            ", ".join(pin.build_requires) or "none",
+        )
     for line in outcome.diff.lines() if outcome.diff is not None else []:
         log.info("  %s", line)
     log.info("%s: written", outcome.pylock)

@@ -75,6 +75,13 @@ def register(sub: Any) -> None:
         "for offline audits (default: $WHEELHOUSE_ADVISORIES_URL, the organisation's source; "
         "none when unset)",
     )
+    p.add_argument(
+        "--build-with",
+        metavar="PYTHON",
+        help="build every sdist the locks pin into a wheel with this interpreter (the "
+        "target's X.Y), or inside the image with docker:IMAGE (its `python`, no network), "
+        "from the wheelhouse's build requirements only",
+    )
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     add_index_options(
         p,
@@ -106,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
             verify=args.verify,
             repair=args.repair,
             advisories=configured_url(args.advisories),
+            build_with=args.build_with,
         ),
         progress=None if quiet else renderer,
     )
@@ -129,6 +137,14 @@ def run(args: argparse.Namespace) -> int:
             report.indexed_files,
             report.seconds,
         )
+        for b in report.built:
+            log.info(
+                "%s: %s from %s%s",
+                "reused" if b.reused else "built",
+                b.wheel,
+                b.sdist,
+                "" if b.reused else f" in {b.seconds:.1f}s",
+            )
         if report.advisories is not None:
             kept = report.advisories
             log.info(

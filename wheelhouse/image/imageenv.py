@@ -2,7 +2,8 @@
 interpreter holding the profile's installed set, built from the wheelhouse alone.
 
 `run` and `verify --python` use it where the real image cannot be started (no Docker engine).
-A package the index has only as an sdist is built by that interpreter, offline.
+A package the index has only as an sdist comes as the wheel `sync --build-with` built from
+it (the same path the lock's sdists take), its provenance checked; nothing is built here.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import logging
 import shutil
 import subprocess
 from collections import deque
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from wheelhouse.model.filenames import parse_filename, wheel_fits
 from wheelhouse.model.profile import Profile
 from wheelhouse.progress import Counter, Progress
 from wheelhouse.store.layout import Wheelhouse
+from wheelhouse.store.provenance import Provenance, built_wheels
 
 log = logging.getLogger("wheelhouse")
 STAMP = "wheelhouse-image-env.json"
@@ -36,10 +39,15 @@ class ImageEnv:
     packages: int
 
 
-def find_image_files(profile: Profile, files_dir: Path) -> tuple[list[Path], list[str]]:
-    """Each installed distribution's file in the wheelhouse; and those not found."""
+def find_image_files(
+    profile: Profile, files_dir: Path, exclude: Collection[str] = ()
+) -> tuple[list[Path], list[str]]:
+    """Each installed distribution's file in the wheelhouse (none of `exclude`: the built
+    wheels, which come only through their sdist); and those not found."""
     present = []
     for path in sorted(files_dir.iterdir()) if files_dir.is_dir() else []:
+        if path.name in exclude:
+            continue
         parsed = parse_filename(path.name)
         if parsed is not None and (not parsed.is_wheel or wheel_fits(path.name, profile.tags)):
             present.append((parsed, path))
@@ -143,8 +151,10 @@ def _image_files(profile: Profile, wheelhouse: Path | None) -> tuple[Path, list[
                 "give --wheelhouse DIR holding them (lock --image-packages, then sync)"
             )
         return Path(), []
-    files_dir = Wheelhouse(Path(wheelhouse)).files
-    files, missing = find_image_files(profile, files_dir)
+    wh = Wheelhouse(Path(wheelhouse))
+    files_dir = wh.files
+    built = built_wheels(wh)
+    files, missing = find_image_files(profile, files_dir, exclude=set(built))
     if missing:
         raise UsageError(
             f"the wheelhouse {wheelhouse} lacks {len(missing)} of the image's packages: "
@@ -153,7 +163,52 @@ def _image_files(profile: Profile, wheelhouse: Path | None) -> tuple[Path, list[
             f"--image {profile.name} -o image.lock && wheelhouse sync image.lock "
             f"--wheelhouse {wheelhouse}"
         )
-    return files_dir, files
+    return files_dir, built_instead_of_sdists(files, profile, wh, built)
+
+
+def built_instead_of_sdists(
+    files: list[Path],
+    profile: Profile,
+    wh: Wheelhouse,
+    built: Mapping[str, tuple[str, Provenance]],
+) -> list[Path]:
+    """Each sdist replaced by the wheel built from those very bytes for the profile's Python
+    (recorded in the wheelhouse catalog, hash-checked); all unbuilt sdists named at once."""
+    out, unbuilt = [], []
+    for path in files:
+        if path.name.endswith(".whl"):
+            out.append(path)
+            continue
+        wheel = _built_from(path, built, profile)
+        if wheel is None:
+            unbuilt.append(path.name)
+        else:
+            out.append(wheel)
+    if unbuilt:
+        raise UsageError(
+            f"only the sdist of {', '.join(unbuilt)} is in {wh.root}: build it for the image "
+            f"with wheelhouse sync image.lock --wheelhouse {wh.root} --build-with PYTHON"
+        )
+    return out
+
+
+def _built_from(
+    sdist: Path, built: Mapping[str, tuple[str, Provenance]], profile: Profile
+) -> Path | None:
+    digest = sha256_file(sdist)
+    for name, (sha256, prov) in sorted(built.items()):
+        if (
+            prov.sdist_sha256 == digest
+            and prov.python_minor == profile.python_minor
+            and wheel_fits(name, profile.tags)
+        ):
+            wheel = sdist.parent / name
+            if not wheel.is_file():
+                continue  # removed since: as if never built
+            if sha256_file(wheel) != sha256:
+                raise IntegrityError(f"{name}, built from {sdist.name}, changed since it was built")
+            return wheel
+    return None
 
 
 def _clear(out: Path) -> None:
@@ -167,8 +222,8 @@ def _clear(out: Path) -> None:
 def _install_files(
     out: Path, files_dir: Path, files: list[Path], progress: Progress | None
 ) -> None:
-    """The image's packages into the new environment, from the wheelhouse alone; each file
-    pip takes up is reported (an sdist is built on the way, which takes a while)."""
+    """The image's packages into the new environment, from the wheelhouse alone (wheels
+    only: its sdists were built by sync --build-with); each file pip takes up is reported."""
     cmd = [
         str(out / "bin" / "python"),
         "-m",
@@ -180,8 +235,8 @@ def _install_files(
         "--no-deps",
         "--progress-bar",
         "off",
-        # sdists build with the environment's own setuptools: nothing is fetched
-        "--no-build-isolation",
+        "--only-binary",
+        ":all:",
         *map(str, files),
     ]
     step = Counter(progress, "installing the image's packages", len(files))

@@ -16,6 +16,7 @@ from typing import Any
 from wheelhouse.errors import UsageError
 from wheelhouse.files import atomic_write, sha256_file
 from wheelhouse.store.layout import METADATA_SUFFIX, Wheelhouse
+from wheelhouse.store.provenance import Provenance
 
 CATALOG_FORMAT = 1
 
@@ -32,9 +33,13 @@ class FileRecord:
     requires_python: str | None = None
     metadata_sha256: str | None = None  # of the PEP 658 file beside a wheel
     origin: str | None = None  # URL it was downloaded from, without credentials
+    built: Provenance | None = None  # a wheel wheelhouse built from a locked sdist
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v is not None}
+        out = {k: v for k, v in asdict(self).items() if v is not None}
+        if self.built is not None:
+            out["built"] = self.built.to_dict()
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FileRecord:
@@ -47,6 +52,7 @@ class FileRecord:
             requires_python=data.get("requires_python"),
             metadata_sha256=data.get("metadata_sha256"),
             origin=data.get("origin"),
+            built=Provenance.from_dict(data["built"]) if data.get("built") else None,
         )
 
     def matches_stat(self, path: Path) -> bool:

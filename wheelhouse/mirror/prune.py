@@ -35,6 +35,9 @@ def referenced(wanted: Sequence[Wanted], records: dict[str, FileRecord]) -> set[
     names = {w.filename for w in wanted if w.filename}
     hashes = {h for w in wanted if not w.filename for h in w.hashes}
     names |= {name for name, rec in records.items() if rec.sha256 in hashes}
+    # a wheel built from a kept sdist stays with it
+    kept = {records[n].sha256 for n in names if n in records}
+    names |= {n for n, rec in records.items() if rec.built and rec.built.sdist_sha256 in kept}
     return names
 
 

@@ -215,6 +215,8 @@ def collect(
             continue
         rec = _with_metadata(wheelhouse, rec, pending)
         fresh[filename] = rec
+        if rec.built is not None and rec.built.host_only:
+            continue  # built for this host's stand-in: never offered to the image
         projects.setdefault(pv[0], []).append(
             IndexEntry(
                 filename=filename,

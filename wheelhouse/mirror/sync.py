@@ -27,8 +27,9 @@ from wheelhouse.mirror.catalog import (
     verified,
 )
 from wheelhouse.mirror.static_index import write_index
-from wheelhouse.mirror.wanted import Wanted, iso_utc, load_wanted
+from wheelhouse.mirror.wanted import Wanted, iso_utc, merge_wanted, wanted_for_lock
 from wheelhouse.model.filenames import parse_filename, wheel_fits
+from wheelhouse.model.lockfiles import load_lock
 from wheelhouse.net.pipconfig import IndexConfig
 from wheelhouse.net.urls import local_path, redact_url, strip_credentials
 from wheelhouse.store.layout import METADATA_SUFFIX, Wheelhouse, writer_lock
@@ -37,6 +38,8 @@ if TYPE_CHECKING:  # httpx (~50 ms to import) only once there is something to fe
     import httpx
 
     from wheelhouse.mirror.advisories import AdvisoriesKept
+    from wheelhouse.mirror.builds import BuiltWheel
+    from wheelhouse.model.lock import Lock
     from wheelhouse.net.pages import DistFile
     from wheelhouse.net.reader import IndexReader
 
@@ -78,6 +81,7 @@ class SyncReport:
     seconds: float = 0.0
     indexed_files: int = 0
     advisories: AdvisoriesKept | None = None  # the OSV export kept, with --advisories
+    built: tuple[BuiltWheel, ...] = ()  # wheels built from locked sdists, with --build-with
 
     @property
     def ok(self) -> bool:
@@ -96,6 +100,7 @@ class SyncReport:
             "seconds": round(self.seconds, 3),
             "indexed_files": self.indexed_files,
             "advisories": self.advisories.to_dict() if self.advisories else None,
+            "built": [b.to_dict() for b in self.built],
         }
 
 
@@ -162,6 +167,7 @@ class SyncOptions:
     # with verify: download again what differs (else it is reported, left as it is)
     repair: bool = False
     advisories: str | None = None  # an OSV export to keep for offline audits (URL or path)
+    build_with: str | None = None  # the target's interpreter: build the locked sdists
 
 
 def sync(
@@ -177,8 +183,10 @@ def sync(
 
     `transport` replaces the network (tests hand httpx's MockTransport)."""
     started = time.monotonic()
-    wanted = load_wanted(lock_paths)
+    locks = [load_lock(p) for p in lock_paths]
+    wanted = merge_wanted(wanted_for_lock(lock) for lock in locks)
     wh = Wheelhouse(Path(wheelhouse_dir))
+    built: list[BuiltWheel] = []
     with writer_lock(wh):
         wh.create()
         records = load_catalog(wh)
@@ -189,6 +197,8 @@ def sync(
         run = run_loop(_sync_all(wh, todo, config, options, progress, transport, records))
         run.failed += held
         try:
+            if options.build_with and not run.failed:
+                built = _build(run, locks, options.build_with)
             fsync_paths([], [wh.files])  # the renames of the files (each fsynced on commit)
             fresh = write_index(wh, run.records)
         except BaseException:
@@ -212,7 +222,20 @@ def sync(
         seconds=time.monotonic() - started,
         indexed_files=len(fresh),
         advisories=kept,
+        built=tuple(built),
     )
+
+
+def _build(run: _Run, locks: Sequence[Lock], python: str) -> list[BuiltWheel]:
+    """The locked sdists built; a failure is reported with the others, and the index is
+    still written for what was synced."""
+    from wheelhouse.mirror.builds import build_locked_sdists
+
+    try:
+        return build_locked_sdists(run.wheelhouse, locks, run.records, python)
+    except WheelhouseError as exc:
+        run.failed.append(Failure("building the locked sdists", str(exc), exc.exit_code))
+        return []
 
 
 def _verify_all(

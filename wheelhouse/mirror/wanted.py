@@ -63,9 +63,9 @@ def iso_utc(dt: datetime | None) -> str | None:
 
 
 def wanted_for_lock(lock: Lock) -> list[Wanted]:
-    """The best file of each pin the lock installs (pin.files[0])."""
+    """The best file of each pin the lock installs or builds with (pin.files[0])."""
     out = []
-    for pin in lock.to_install():
+    for pin in lock.to_sync():
         best: LockedFile | None = pin.best_file
         if best is None:
             continue

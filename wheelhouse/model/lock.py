@@ -18,7 +18,7 @@ from wheelhouse.model.extras import ActiveExtra
 from wheelhouse.model.profile import Profile
 from wheelhouse.model.pyrange import PythonRange, python_range
 
-Source = Literal["install", "image", "override"]
+Source = Literal["install", "image", "override", "build"]
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,11 @@ class Pin:
 
     source: "install" (the lock adds it), "image" (the image provides it; not installed),
     "override" (installed, and shadows the image's own copy `image_version`; `override_chain`
-    names the requirements that forced it).
+    names the requirements that forced it), "build" (a build requirement of a locked sdist:
+    kept in the wheelhouse, never installed).
+    `build_requires`: on a pin built from its sdist, the exact build pins (`name==version`)
+    its isolated build environment holds; `built_wheel`, where the lock built it too, the
+    wheel's name and hash (pip may then install that wheel, hashes required).
     """
 
     name: NormalizedName
@@ -60,10 +64,18 @@ class Pin:
     requires_python: str | None = None
     index: str | None = None
     override_chain: str = ""
+    build_requires: tuple[str, ...] = ()
+    built_wheel: LockedFile | None = None  # what `lock --build-with` built from the sdist
 
     @property
     def installs(self) -> bool:
-        return self.source != "image"
+        return self.source not in ("image", "build")
+
+    @property
+    def from_sdist(self) -> bool:
+        """True if the lock pins an sdist, to be built into a wheel for the target."""
+        best = self.best_file
+        return best is not None and bool(best.filename) and not best.is_wheel
 
     @property
     def best_file(self) -> LockedFile | None:
@@ -127,12 +139,22 @@ class Lock:
     indexes: tuple[str, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
     active_extras: tuple[ActiveExtra, ...] = ()  # integrations the environment turns on
+    # the image's own set, made to build a stand-in of the image on the build host
+    # (`lock --image-packages`): never installed on the image itself
+    stand_in: bool = False
 
     def to_install(self) -> list[Pin]:
         return [p for p in self.pins if p.installs]
 
     def image_provided(self) -> list[Pin]:
         return [p for p in self.pins if p.source == "image"]
+
+    def build_pins(self) -> list[Pin]:
+        return [p for p in self.pins if p.source == "build"]
+
+    def to_sync(self) -> list[Pin]:
+        """What the wheelhouse must hold: what installs, and what builds its sdists."""
+        return [p for p in self.pins if p.source != "image"]
 
     def overrides(self) -> list[Pin]:
         return [p for p in self.pins if p.source == "override"]

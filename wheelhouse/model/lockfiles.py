@@ -60,9 +60,11 @@ def _pinned(lock: Lock) -> set[tuple[str, str, str, frozenset[str]]]:
             p.name,
             p.version,
             p.source if p.source == "image" else "install",
-            frozenset(f.sha256 for f in p.files),
+            frozenset(f.sha256 for f in p.files)
+            | ({p.built_wheel.sha256} if p.built_wheel is not None else set()),
         )
         for p in lock.pins
+        if p.source != "build"  # the requirements lock names them in comments only
     }
 
 

@@ -32,38 +32,8 @@ def render_pylock(lock: Lock) -> str:
     import tomli_w
 
     t = lock.target
-    packages: list[dict[str, Any]] = []
-    for pin in sorted(lock.pins, key=lambda p: p.name):
-        if not pin.installs:
-            continue
-        pkg: dict[str, Any] = {"name": pin.name, "version": pin.version}
-        if pin.requires_python:
-            pkg["requires-python"] = pin.requires_python
-        if pin.index:
-            pkg["index"] = pin.index
-        wheels = []
-        for f in pin.files:
-            w: dict[str, Any] = {"name": f.filename}
-            if f.upload_time is not None:
-                w["upload-time"] = _utc(f.upload_time)
-            if f.url:
-                w["url"] = f.url
-            if f.size is not None:
-                w["size"] = f.size
-            w["hashes"] = dict(sorted(f.hashes.items()))
-            wheels.append(w)
-        pkg["wheels"] = wheels
-        tool: dict[str, Any] = {
-            "source": pin.source,
-            "via": list(pin.via),
-            "requires-dist": list(pin.requires_dist),
-        }
-        if pin.image_version:
-            tool["image-version"] = pin.image_version
-        if pin.override_chain:
-            tool["override-chain"] = pin.override_chain
-        pkg["tool"] = {"wheelhouse": tool}
-        packages.append(pkg)
+    packages = [_package(p) for p in sorted(lock.pins, key=lambda p: p.name) if p.installs]
+    builds = [_package(p) for p in sorted(lock.build_pins(), key=lambda p: (p.name, p.version))]
     doc: dict[str, Any] = {
         "lock-version": "1.0",
         "environments": [t.environment],
@@ -89,6 +59,8 @@ def render_pylock(lock: Lock) -> str:
                     "tags": list(t.tags),
                     "markers": dict(sorted(t.markers.items())),
                 },
+                **({"build-packages": builds} if builds else {}),
+                **({"stand-in": True} if lock.stand_in else {}),
                 "image-provided": [
                     {"name": p.name, "version": p.version, "via": list(p.via)}
                     for p in sorted(lock.image_provided(), key=lambda p: p.name)
@@ -128,6 +100,46 @@ def _active_from(a: dict[str, Any], path: str, where: str) -> ActiveExtra:
     )
 
 
+def _package(pin: Pin) -> dict[str, Any]:
+    """One pin as a PEP 751 package: its wheels, or the sdist it is built from."""
+    pkg: dict[str, Any] = {"name": pin.name, "version": pin.version}
+    if pin.requires_python:
+        pkg["requires-python"] = pin.requires_python
+    if pin.index:
+        pkg["index"] = pin.index
+    if pin.from_sdist:
+        pkg["sdist"] = _file(pin.files[0])
+    else:
+        pkg["wheels"] = [_file(f) for f in pin.files]
+    tool: dict[str, Any] = {
+        "source": pin.source,
+        "via": list(pin.via),
+        "requires-dist": list(pin.requires_dist),
+    }
+    if pin.image_version:
+        tool["image-version"] = pin.image_version
+    if pin.override_chain:
+        tool["override-chain"] = pin.override_chain
+    if pin.from_sdist:
+        tool["build-requires"] = list(pin.build_requires)
+    if pin.built_wheel is not None:
+        tool["built-wheel"] = _file(pin.built_wheel)
+    pkg["tool"] = {"wheelhouse": tool}
+    return pkg
+
+
+def _file(f: LockedFile) -> dict[str, Any]:
+    w: dict[str, Any] = {"name": f.filename}
+    if f.upload_time is not None:
+        w["upload-time"] = _utc(f.upload_time)
+    if f.url:
+        w["url"] = f.url
+    if f.size is not None:
+        w["size"] = f.size
+    w["hashes"] = dict(sorted(f.hashes.items()))
+    return w
+
+
 def parse_pylock(text: str, path: str = "<pylock>") -> Lock:
     """A pylock.toml made by wheelhouse; anything malformed is a UsageError naming the file
     and the field (the lock drives downloads and installs: every value is checked here)."""
@@ -150,6 +162,10 @@ def parse_pylock(text: str, path: str = "<pylock>") -> Lock:
         raise UsageError(f"{path}: malformed pylock.toml: 'environments' is empty")
     target = _target(_table(tool, "target", path, "tool.wheelhouse"), environments[0], path)
     pins = [_pin(pkg, path, f"packages[{i}]") for i, pkg in enumerate(_list(doc, "packages", path))]
+    pins += [
+        _pin(pkg, path, f"tool.wheelhouse.build-packages[{i}]", build=True)
+        for i, pkg in enumerate(_list(tool, "build-packages", path, "tool.wheelhouse"))
+    ]
     for i, p in enumerate(_list(tool, "image-provided", path, "tool.wheelhouse")):
         where = f"tool.wheelhouse.image-provided[{i}]"
         pins.append(
@@ -172,6 +188,7 @@ def parse_pylock(text: str, path: str = "<pylock>") -> Lock:
             _active_from(a, path, f"tool.wheelhouse.active-extras[{i}]")
             for i, a in enumerate(_list(tool, "active-extras", path, "tool.wheelhouse"))
         ),
+        stand_in=_value(tool, "stand-in", bool, path, "tool.wheelhouse", False),
     )
 
 
@@ -264,16 +281,24 @@ def _target(t: dict[str, Any], environment: str, path: str) -> LockTarget:
     )
 
 
-def _pin(pkg: dict[str, Any], path: str, where: str) -> Pin:
+def _pin(pkg: dict[str, Any], path: str, where: str, build: bool = False) -> Pin:
+    """A package (or, `build`, a build requirement of the locked sdists)."""
     ptool = _table(_table(pkg, "tool", path, where, {}), "wheelhouse", path, f"{where}.tool", {})
     twhere = f"{where}.tool.wheelhouse"
-    source = _str(ptool, "source", path, twhere, "install")
-    if source not in ("install", "override"):
-        raise _bad(path, twhere, "source", f"is {source!r}, not install or override")
+    source = _str(ptool, "source", path, twhere, "build" if build else "install")
+    allowed = ("build",) if build else ("install", "override")
+    if source not in allowed:
+        raise _bad(path, twhere, "source", f"is {source!r}, not {' or '.join(allowed)}")
     files = tuple(
         _wheel(w, path, f"{where}.wheels[{i}]")
         for i, w in enumerate(_list(pkg, "wheels", path, where))
     )
+    sdist = _table(pkg, "sdist", path, where, None)
+    if sdist is not None:
+        if files:
+            raise _bad(path, where, "sdist", "stands beside wheels (wheelhouse locks one)")
+        files = (_wheel(sdist, path, f"{where}.sdist"),)
+    built = _table(ptool, "built-wheel", path, twhere, None)
     return Pin(
         name=_name(pkg, path, where),
         version=_version(pkg, path, where),
@@ -285,10 +310,13 @@ def _pin(pkg: dict[str, Any], path: str, where: str) -> Pin:
         requires_python=_str(pkg, "requires-python", path, where, None),
         index=_str(pkg, "index", path, where, None),
         override_chain=_str(ptool, "override-chain", path, twhere, ""),
+        build_requires=tuple(_strings(ptool, "build-requires", path, twhere)),
+        built_wheel=_wheel(built, path, f"{twhere}.built-wheel") if built else None,
     )
 
 
 def _wheel(w: dict[str, Any], path: str, where: str) -> LockedFile:
+    """A file entry (a wheel, or the sdist table), every field checked."""
     hashes = _table(w, "hashes", path, where)
     for algorithm, digest in hashes.items():
         size = _HEX.get(algorithm)

@@ -47,14 +47,23 @@ def render_requirements(lock: Lock) -> str:
         if not pin.installs:
             continue
         lines.append(f"{pin.name}=={pin.version} \\")
-        hashes = sorted({f.sha256 for f in pin.files})
+        hashes = sorted({f.sha256 for f in pin.files} | _built_hash(pin))
         for i, h in enumerate(hashes):
             lines.append(f"    --hash=sha256:{h}" + (" \\" if i < len(hashes) - 1 else ""))
         if pin.source == "override":
             lines.append(f"    # override: replaces the image's {pin.name} {pin.image_version}")
             if pin.override_chain:
                 lines.append(f"    #   forced by: {pin.override_chain}")
+        if pin.from_sdist:
+            lines.append("    # built from sdist (sync --build-with builds it for the target)")
+        if pin.built_wheel is not None:
+            lines.append(f"    # built wheel: {pin.built_wheel.filename}")
         lines += _via_lines(pin.via)
+    builds = lock.build_pins()
+    if builds:
+        lines += ["", "# Build requirements of the sdists (kept in the wheelhouse, not installed):"]
+        for pin in sorted(builds, key=lambda p: (p.name, p.version)):
+            lines.append(f"#   build: {pin.name}=={pin.version} (for {', '.join(pin.via)})")
     provided = lock.image_provided()
     if provided:
         lines += ["", "# Provided by the image (not installed):"]
@@ -65,6 +74,10 @@ def render_requirements(lock: Lock) -> str:
         lines += ["", "# Extras the environment activates (their requirements were honoured):"]
         lines += [f"# active extra {a.shown}" for a in lock.active_extras]
     return "\n".join(lines) + "\n"
+
+
+def _built_hash(pin: Pin) -> set[str]:
+    return {pin.built_wheel.sha256} if pin.built_wheel is not None else set()
 
 
 def _valid_for(lock: Lock) -> list[str]:

@@ -19,6 +19,7 @@ from email.parser import HeaderParser
 
 import httpx
 from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import InvalidVersion, Version
 
 from wheelhouse.errors import HashMismatch, IntegrityError, NetworkError, UsageError
 
@@ -48,6 +49,18 @@ class CoreMetadata:
     requires_dist: tuple[str, ...]
     requires_python: str | None
     provides_extra: tuple[str, ...] = ()
+    metadata_version: str = ""
+    dynamic: tuple[str, ...] = ()  # PEP 643: fields a build may still change (lowercase)
+
+    @property
+    def static_requirements(self) -> bool:
+        """True if Requires-Dist and Requires-Python are final (PEP 643: metadata 2.2 or
+        later, neither field Dynamic): an sdist's PKG-INFO may then stand for its wheel's."""
+        try:
+            new_enough = Version(self.metadata_version) >= Version("2.2")
+        except InvalidVersion:
+            return False
+        return new_enough and not {"requires-dist", "requires-python"} & set(self.dynamic)
 
 
 def parse_metadata(data: bytes) -> CoreMetadata:
@@ -63,6 +76,8 @@ def parse_metadata(data: bytes) -> CoreMetadata:
         if msg.get("Requires-Python")
         else None,
         provides_extra=tuple(str(e).strip() for e in msg.get_all("Provides-Extra") or ()),
+        metadata_version=str(msg.get("Metadata-Version") or "").strip(),
+        dynamic=tuple(str(d).strip().lower() for d in msg.get_all("Dynamic") or ()),
     )
 
 
@@ -76,7 +91,12 @@ def metadata_from_wheel_zip(zf: zipfile.ZipFile, filename: str) -> bytes:
 
 
 def metadata_from_sdist(data: bytes, filename: str) -> bytes:
-    """PKG-INFO of an sdist, with Requires-Dist filled from egg-info when it lacks them."""
+    """An sdist's metadata: PKG-INFO when it is static (PEP 643), else the [project] table
+    of pyproject.toml when that is static (as Metadata 2.2), else PKG-INFO with Requires-Dist
+    filled from egg-info (fine for an image's packages, which are only read; not static)."""
+    static = _sdist_head(data, filename)
+    if static is not None:
+        return static
     if filename.endswith(".zip"):
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             members = {
@@ -110,6 +130,59 @@ def metadata_from_sdist(data: bytes, filename: str) -> bytes:
         head, sep, body = pkg_info.decode("utf-8", errors="replace").partition("\n\n")
         return (head.rstrip("\n") + "\n" + extra + sep + body).encode()
     return pkg_info
+
+
+def _sdist_head(data: bytes, filename: str) -> bytes | None:
+    """Static metadata of an sdist: PKG-INFO 2.2+ as is, or one made from pyproject.toml."""
+    from wheelhouse.sdists import parse_pyproject, sdist_members
+
+    members = sdist_members(data, filename, ["PKG-INFO", "pyproject.toml"])
+    pkg_info = members.get("PKG-INFO")
+    if pkg_info is not None and parse_metadata_safe(pkg_info).static_requirements:
+        return pkg_info
+    if "pyproject.toml" not in members:
+        return None
+    project = parse_pyproject(members["pyproject.toml"], filename).get("project")
+    if not isinstance(project, dict):
+        return None
+    return _from_project(project, filename)
+
+
+def parse_metadata_safe(data: bytes) -> CoreMetadata:
+    try:
+        return parse_metadata(data)
+    except UsageError:
+        return CoreMetadata(canonicalize_name("unknown"), "", (), None)
+
+
+def _from_project(project: dict[str, object], filename: str) -> bytes | None:
+    """PEP 621's [project] as Metadata 2.2, when its name, version and requirements are
+    static (not listed in `dynamic`)."""
+    dynamic = {str(d) for d in project.get("dynamic") or ()}  # type: ignore[attr-defined]
+    if dynamic & {"version", "dependencies", "optional-dependencies", "requires-python"}:
+        return None
+    name, version = project.get("name"), project.get("version")
+    deps = project.get("dependencies") or []
+    optional = project.get("optional-dependencies") or {}
+    if not (isinstance(name, str) and isinstance(version, str)):
+        return None
+    if not isinstance(deps, list) or not isinstance(optional, dict):
+        raise UsageError(f"{filename}: pyproject.toml [project] dependencies are malformed")
+    lines = ["Metadata-Version: 2.2", f"Name: {name}", f"Version: {version}"]
+    rp = project.get("requires-python")
+    if isinstance(rp, str):
+        lines.append(f"Requires-Python: {rp}")
+    lines += [f"Requires-Dist: {d}" for d in deps]
+    for extra, reqs in sorted(optional.items()):
+        lines.append(f"Provides-Extra: {extra}")
+        lines += [f"Requires-Dist: {_with_extra(str(r), str(extra))}" for r in reqs or ()]
+    return ("\n".join(lines) + "\n\n").encode()
+
+
+def _with_extra(requirement: str, extra: str) -> str:
+    req, sep, marker = requirement.partition(";")
+    cond = f'extra == "{extra}"'
+    return f"{req.strip()}; ({marker.strip()}) and {cond}" if sep else f"{req.strip()}; {cond}"
 
 
 def _wanted_in_sdist(name: str, size: int) -> bool:
@@ -189,6 +262,19 @@ class MetadataFetcher:
         _check(data, dict(f.hashes), f.filename)
         self.stats["whole"] += 1
         return self._from_archive(data, f)
+
+    async def whole(self, f: DistFile) -> bytes:
+        """The file's bytes (a local one read, a remote one fetched), checked against the
+        index's hash."""
+        path = local_path(f.url)
+        if path is not None:
+            data = path.read_bytes()
+        elif self.offline:
+            raise NetworkError(f"offline: {f.filename} is needed whole and is not cached")
+        else:
+            data = await self._get(f.url, f.filename, _file_limit(f))
+        _check(data, dict(f.hashes), f.filename)
+        return data
 
     def _from_archive(self, data: bytes, f: DistFile) -> bytes:
         try:

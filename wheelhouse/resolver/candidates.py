@@ -30,6 +30,10 @@ class Options:
     exclude_newer: datetime | None = None
     allow_sdist: bool = False  # use an sdist's metadata when no wheel fits (image profiles)
     constraints: Mapping[NormalizedName, SpecifierSet] = field(default_factory=dict)
+    # `lock --allow-sdist [NAME]`: these projects (":all:" for every one) may be locked as an
+    # sdist to build, but only where no wheel of any acceptable version fits the target
+    sdists: frozenset[str] = frozenset()
+    build_with: str | None = None  # the target's interpreter, for sdists without static metadata
     # versions tried first where still allowed: the existing lock's pins (`lock` keeps them
     # unless asked to upgrade, as uv and pip-compile do)
     prefer: Mapping[NormalizedName, Version] = field(default_factory=dict)
@@ -42,6 +46,9 @@ class Options:
             ordered.remove(preferred)
             ordered.insert(0, preferred)
         return ordered
+
+    def sdist_allowed(self, name: str) -> bool:
+        return self.allow_sdist or ":all:" in self.sdists or name in self.sdists
 
 
 @dataclass
@@ -92,7 +99,7 @@ def filter_files(
         sdists = [f for f in usable if not f.is_wheel]
         if wheels:
             out.candidates[version] = wheels
-        elif sdists and options.allow_sdist:
+        elif sdists and options.sdist_allowed(sdists[0].name):
             out.candidates[version] = sdists[:1]
         elif usable:
             out.no_wheel[version] = bool(sdists)

@@ -189,7 +189,7 @@ def _refusals(
             f"{len(target.tags)} tags in all)"
         )
         reason.append(
-            "an sdist exists but wheelhouse locks wheels only"
+            "an sdist exists but wheelhouse locks wheels only (lock --allow-sdist NAME builds it)"
             if filtered.no_wheel[top]
             else "and no sdist for it either"
         )

@@ -38,6 +38,8 @@ if TYPE_CHECKING:
     import httpx
 
     from wheelhouse.net.pages import DistFile
+    from wheelhouse.resolver.candidates import Options
+    from wheelhouse.resolver.repository import IndexRepository
     from wheelhouse.resolver.resolve import Resolution, Resolved
 
 log = logging.getLogger("wheelhouse")
@@ -59,6 +61,9 @@ class LockRequest:
     upgrade: bool = False
     upgrade_packages: Sequence[str] = ()
     check: bool = False  # write nothing: only say whether the files would change
+    # projects that may be locked as an sdist to build (":all:" for any); see `Options.sdists`
+    allow_sdist: tuple[str, ...] = ()
+    build_with: str | None = None  # the target's interpreter, for sdists without static metadata
 
 
 @dataclass(frozen=True)
@@ -78,6 +83,7 @@ def input_digest(
     profile: Profile,
     config: IndexConfig,
     exclude_newer: str | None,
+    allow_sdist: Sequence[str] = (),
     flags: Sequence[str] = (),
 ) -> str:
     doc: dict[str, object] = {
@@ -87,6 +93,8 @@ def input_digest(
         "sources": config.fingerprint(),
         "exclude_newer": exclude_newer or "",
     }
+    if allow_sdist:  # only then, so that the digests of existing locks stay as they were
+        doc["allow_sdist"] = sorted(allow_sdist)
     if flags:  # only when set, so that locks made without them keep their digest
         doc["flags"] = sorted(flags)
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
@@ -115,7 +123,8 @@ def lock(
         )
         if on
     ]
-    digest = input_digest(reqs, profile, config, request.exclude_newer, flags)
+    sdists = frozenset(_sdist_names(request.allow_sdist))
+    digest = input_digest(reqs, profile, config, request.exclude_newer, sorted(sdists), flags)
     for path in (request.output, pylock):
         if path.is_dir():
             raise UsageError(f"{path} is a folder: the lock files are written to file names")
@@ -180,7 +189,14 @@ def _resolve_lock(
     from wheelhouse.resolver.resolve import KeepImage, resolve
 
     cutoff = parse_cutoff(request.exclude_newer) if request.exclude_newer else None
-    options = Options(exclude_newer=cutoff, constraints=steer[1], prefer=steer[0])
+    sdists = frozenset(_sdist_names(request.allow_sdist))
+    options = Options(
+        exclude_newer=cutoff,
+        constraints=steer[1],
+        prefer=steer[0],
+        sdists=sdists,
+        build_with=request.build_with,
+    )
     log.debug(
         "resolving %d requirements for %s (Python %s), %d pins kept where allowed; sources: %s",
         len(reqs.reqs),
@@ -202,7 +218,10 @@ def _resolve_lock(
             overrides=not request.no_overrides, active_extras=not request.ignore_active_extras
         )
         resolution = resolve(reqs.reqs, profile, repo, options, progress, keep)
+        builds = _build_pins(repo, profile, options, resolution) if sdists else []
+        wheels = _lock_builds(repo, profile, options, resolution) if builds else {}
         result = build_lock(resolution, profile, reqs, config, digest, request.exclude_newer)
+        result = _with_builds(result, builds, wheels)
         stats = dict(repo.fetcher.stats)
         log.debug("metadata: %s", ", ".join(f"{n} {how}" for how, n in stats.items()))
         return result, stats
@@ -254,6 +273,68 @@ def _warn_unknown(upgrades: Mapping[NormalizedName, SpecifierSet], result: Lock)
     for name in upgrades:
         if result.pin(name) is None:
             log.warning("--upgrade-package %s: not in the lock; nothing to upgrade", name)
+
+
+def _sdist_names(values: Sequence[str]) -> list[str]:
+    from packaging.utils import canonicalize_name
+
+    return [v if v == ":all:" else str(canonicalize_name(v)) for v in values]
+
+
+def _build_pins(
+    repo: IndexRepository, profile: Profile, options: Options, resolution: Resolution
+) -> list[tuple[str, Resolution]]:
+    """For each sdist the resolution locked: its build requirements, resolved."""
+    from wheelhouse.resolver.builds import resolve_build_requirements
+
+    return [
+        (p.name, resolve_build_requirements(repo, profile, options, p.files[0]))
+        for p in resolution.packages
+        if p.files and not p.files[0].is_wheel and not p.from_image
+    ]
+
+
+def _lock_builds(
+    repo: IndexRepository, profile: Profile, options: Options, resolution: Resolution
+) -> dict[str, LockedFile]:
+    """With `--build-with`: each locked sdist built now, for the wheel's hash."""
+    from wheelhouse.resolver.builds import build_at_lock
+
+    python = options.build_with
+    if python is None:
+        return {}
+    return {
+        p.name: build_at_lock(repo, profile, options, p.files[0], python).wheel
+        for p in resolution.packages
+        if p.files and not p.files[0].is_wheel and not p.from_image
+    }
+
+
+def _with_builds(
+    result: Lock,
+    builds: Sequence[tuple[str, Resolution]],
+    wheels: Mapping[str, LockedFile],
+) -> Lock:
+    """The lock with the build pins, and each sdist pin naming its build environment (and
+    the wheel the lock built from it, if it did)."""
+    if not builds:
+        return result
+    env = {name: tuple(f"{p.name}=={p.version}" for p in r.packages) for name, r in builds}
+    users: dict[tuple[str, str], list[str]] = {}
+    first: dict[tuple[str, str], Resolved] = {}
+    for name, r in builds:
+        for p in r.packages:
+            users.setdefault((p.name, p.version), []).append(name)
+            first.setdefault((p.name, p.version), p)
+    build_pins = [
+        replace(_pin(first[key]), source="build", via=tuple(sorted(users[key])), image_version=None)
+        for key in sorted(first)
+    ]
+    pins = [
+        replace(p, build_requires=env.get(p.name, ()), built_wheel=wheels.get(p.name))
+        for p in result.pins
+    ]
+    return replace(result, pins=tuple(pins + build_pins))
 
 
 def locked_file(f: DistFile) -> LockedFile:
@@ -416,6 +497,7 @@ def lock_image(
             "of the image; not for installing on the image itself",
         ),
         indexes=tuple(config.fingerprint()) if repo is not None else (),
+        stand_in=True,
     )
     write_lock_files(result, output, pylock or pylock_path_for(output))
     return result

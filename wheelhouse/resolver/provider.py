@@ -24,7 +24,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 from resolvelib import AbstractProvider
 
-from wheelhouse.errors import HashMismatch, NetworkError, WheelhouseError
+from wheelhouse.errors import HashMismatch, NetworkError, UsageError, WheelhouseError
 from wheelhouse.model.extras import active_extras
 from wheelhouse.model.legacy import parse_lenient
 from wheelhouse.model.profile import InstalledDist, Profile
@@ -180,7 +180,8 @@ class Provider(AbstractProvider[Req, Candidate, str]):
         full = spec & constraint if constraint is not None else spec
         filtered = self.filtered(name, pinned_exactly(spec))
         versions = [v for v in filtered.candidates if v not in bad]
-        ordered = self.options.preferred_first(name, list(full.filter(versions)))
+        allowed = list(full.filter(versions))
+        ordered = self._wheels_first(filtered, self.options.preferred_first(name, allowed))
         for i, version in enumerate(ordered):
             if i:  # backtracking has reached older releases: read the next few at once
                 ahead = ordered[i + 1 : i + 1 + WARM_AHEAD]
@@ -192,6 +193,13 @@ class Provider(AbstractProvider[Req, Candidate, str]):
             if not self.profile.accepts_python(meta.requires_python):
                 continue
             yield Candidate(name, version, extras, files)
+
+    def _wheels_first(self, filtered: Filtered, versions: list[Version]) -> list[Version]:
+        """With `lock --allow-sdist`, every version that has a fitting wheel before any that
+        would have to be built from its sdist (each group in the order given)."""
+        if not self.options.sdists:
+            return versions
+        return sorted(versions, key=lambda v: not filtered.candidates[v][0].is_wheel)
 
     def filtered(self, name: NormalizedName, allow_yanked: bool) -> Filtered:
         """The project's files sorted out for the target (once per name and yanked-ness)."""
@@ -228,7 +236,36 @@ class Provider(AbstractProvider[Req, Candidate, str]):
             self.notes.unreadable[(name, version)] = reason
             log.warning("skipping %s %s: its metadata cannot be read (%s)", name, version, reason)
             return None
+        if self._needs_build(file, meta):
+            meta = self._built_metadata(file, meta)  # its own errors: they say what to do
         return meta
+
+    def _needs_build(self, f: DistFile, meta: CoreMetadata) -> bool:
+        """A locked sdist whose PKG-INFO may not say what its wheel will require."""
+        return (
+            not f.is_wheel
+            and bool(self.options.sdists)
+            and not self.options.allow_sdist
+            and not meta.static_requirements
+        )
+
+    def _built_metadata(self, f: DistFile, meta: CoreMetadata) -> CoreMetadata:
+        python = self.options.build_with
+        if python is None:
+            why = (
+                f"Metadata-Version {meta.metadata_version or '?'}"
+                if not meta.dynamic
+                else f"Dynamic: {', '.join(meta.dynamic)}"
+            )
+            raise UsageError(
+                f"{f.filename}: no wheel of any acceptable version of {f.name} fits the "
+                f"target, and its sdist's requirements are not static ({why}); give "
+                "--build-with PYTHON (the target's interpreter) to build its metadata"
+            )
+        from wheelhouse.resolver.builds import build_at_lock
+
+        build = build_at_lock(self.repo, self.profile, self.options, f, python)  # type: ignore[arg-type]
+        return build.metadata
 
     def is_satisfied_by(self, requirement: Req, candidate: Candidate) -> bool:
         return requirement.specifier.contains(candidate.version, prereleases=True)

@@ -76,6 +76,8 @@ class IndexRepository:
         self.fetcher = MetadataFetcher(self._client, cache, retries=config.retries, offline=offline)
         self._meta: dict[str, asyncio.Task[CoreMetadata]] = {}
         self._prefetched: set[NormalizedName] = set()
+        self._whole: dict[str, bytes] = {}
+        self.lock_builds: dict[str, Any] = {}  # sdist URL -> resolver.builds.LockBuild
 
     async def _make_client(self, transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
         return make_client(self.config, transport=transport, max_connections=24)
@@ -107,6 +109,13 @@ class IndexRepository:
         for f in files:
             if f.url not in self._meta:
                 self._loop.submit(self._warm(f))
+
+    def download(self, file: DistFile) -> bytes:
+        """A whole file (an sdist to read or build, a build requirement), hash-checked;
+        each fetched once per lock."""
+        if file.url not in self._whole:
+            self._whole[file.url] = self._loop.run(self.fetcher.whole(file))
+        return self._whole[file.url]
 
     # -- internals -------------------------------------------------------------------
     async def _warm(self, file: DistFile) -> None:
