@@ -88,7 +88,12 @@ def prepare(python37: str, work: Path | None = None) -> Stage:
     work.mkdir(parents=True, exist_ok=True)
     image_lock = work / "image.lock"
     _ok(cli("lock", "--image-packages", "-o", str(image_lock), "--cache-dir", str(stage.cache)))
-    _ok(cli("sync", str(image_lock), "--wheelhouse", str(stage.wheelhouse)))
+    # the image's sdist-only packages (wrapt) built by the image's Python, as the README does
+    _ok(
+        cli(
+            "sync", str(image_lock), "--wheelhouse", str(stage.wheelhouse), "--build-with", python37
+        )
+    )
     image_env = str(work / "image-env")
     _ok(cli("image-env", image_env, "--python", python37, "--wheelhouse", str(stage.wheelhouse)))
     return stage
