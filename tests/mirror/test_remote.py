@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import os
 import threading
 from collections.abc import Coroutine
 from pathlib import Path
@@ -137,8 +138,6 @@ def test_a_killed_sync_s_lease_does_not_block_the_next_one(
 
 
 def _env() -> dict[str, str]:
-    import os
-
     return {"AZURE_STORAGE_CONNECTION_STRING": os.environ["AZURE_STORAGE_CONNECTION_STRING"]}
 
 
@@ -283,13 +282,18 @@ def test_sync_verify_repair_on_blob_storage(
 def test_install_verify_and_pack_from_blob_storage(
     container: str, two_locks: tuple[str, Path, Path, list[Path]], tmp_path: Path
 ) -> None:
-    url, a, _, _ = two_locks
+    url, a, b, wheels = two_locks
     az = f"az://{container}/wh"
-    assert main(["-q", "sync", str(a), "--wheelhouse", az, "-i", f"{url}/simple"]) == 0
+    argv = ["-q", "sync", str(a), str(b), "--wheelhouse", az, "-i", f"{url}/simple"]
+    assert main(argv) == 0
     out = tmp_path / "out"
     assert main(["-q", "install", str(a), "--wheelhouse", az, "--target", str(out)]) == 0
     site = out / "lib" / "python3.7" / "site-packages"
     assert (site / "pkg0" / "__init__.py").is_file()
+    # read through a local copy of the files lock A pins, not of the whole wheelhouse
+    cache = Path(os.environ["WHEELHOUSE_CACHE_DIR"])
+    copied = {p.name for p in cache.glob("copies/*/files/*")}
+    assert copied == {w.name for w in wheels[:2]}
     assert main(["-q", "verify", str(out), "--lock", str(a), "--wheelhouse", az]) == 0
     artifact = f"az://{container}/artifacts/myenv.tar.gz"
     assert main(["-q", "pack", str(out), "-o", artifact]) == 0
