@@ -34,6 +34,7 @@ from wheelhouse.errors import IntegrityError, NetworkError, UsageError, Wheelhou
 from wheelhouse.store.storage import (
     LOCK_KEY,
     LOCK_WAIT,
+    MAX_LISTED,
     BlobLocation,
     Fetched,
     ObjectInfo,
@@ -328,12 +329,14 @@ class BlobStorage:
             check_key(prefix.rstrip("/") or ".")
         base = f"{self.location.prefix}/" if self.location.prefix else ""
         full = base + prefix
-        out = []
+        out: list[ObjectInfo] = []
         with self._azure(prefix):
             async for props in self._client().list_blobs(
                 name_starts_with=full, include=["metadata"]
             ):
                 key = self._key(props.name)
+                if len(out) >= MAX_LISTED:
+                    raise UsageError(f"{self.where(prefix)}: over {MAX_LISTED} blobs listed")
                 if key != LOCK_KEY:
                     out.append(self._info(key, props))
         return sorted(out, key=lambda i: i.key)

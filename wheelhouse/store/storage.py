@@ -33,6 +33,7 @@ from wheelhouse.files import AtomicFile, atomic_write, os_error_text
 CHUNK = 1 << 20  # bytes a streamed read yields at a time (at most)
 LOCK_KEY = ".wheelhouse-lock"
 LOCK_WAIT = 300.0  # seconds a writer waits for another one before giving up
+MAX_LISTED = 1_000_000  # objects a listing takes before it refuses (a few hundred MB)
 
 
 class WriterBusy(WheelhouseError):
@@ -329,6 +330,8 @@ class LocalStorage:
                 full = Path(dirpath) / name
                 key = full.relative_to(self.root).as_posix()
                 if key.startswith(prefix):
+                    if len(out) >= MAX_LISTED:
+                        raise UsageError(f"{self.root}: over {MAX_LISTED} files under {prefix}")
                     try:
                         out.append(self._info(key, full.stat()))
                     except FileNotFoundError:
