@@ -31,15 +31,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from wheelhouse.errors import IntegrityError, NetworkError, UsageError, WheelhouseError
+from wheelhouse.store.layout import LOCK_WAIT, WriterBusy, busy
 from wheelhouse.store.storage import (
     LOCK_KEY,
-    LOCK_WAIT,
     MAX_LISTED,
     BlobLocation,
     Fetched,
     ObjectInfo,
     Stream,
-    WriterBusy,
     WriterLock,
     check_key,
 )
@@ -479,10 +478,11 @@ class BlobStorage:
                     if exc.status_code != 409:  # LeaseAlreadyPresent
                         raise
                 if time.monotonic() >= deadline:
-                    raise WriterBusy(
-                        f"{self.url}: another sync or prune held the wheelhouse for {wait:.0f} s "
-                        f"(a lease on {where}; one left by a killed writer ends within "
-                        f"{self.lease_seconds} s): try again later"
+                    raise busy(
+                        self.url,
+                        wait,
+                        f" (a lease on {where}; one left by a killed writer ends within "
+                        f"{self.lease_seconds} s)",
                     )
                 if not said:
                     log.info("waiting for another wheelhouse writer on %s", self.url)
