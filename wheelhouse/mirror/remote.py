@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from wheelhouse.errors import UsageError, WheelhouseError
+from wheelhouse.errors import UsageError
 from wheelhouse.files import atomic_write
 from wheelhouse.mirror.catalog import NOT_CATALOGUED, FileRecord, catalog_text, parse_catalog
 from wheelhouse.mirror.static_index import entries, project_of, render_tree, with_wheel_metadata
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     import httpx
 
     from wheelhouse.mirror.prune import PruneReport
-    from wheelhouse.mirror.sync import Failure, Progress, SyncOptions, SyncReport
+    from wheelhouse.mirror.sync import Progress, SyncOptions, SyncReport
     from wheelhouse.net.pipconfig import IndexConfig
 
 log = logging.getLogger("wheelhouse")
@@ -229,7 +229,7 @@ async def _sync(
     progress: Progress | None,
     transport: httpx.AsyncBaseTransport | None,
 ) -> SyncReport:
-    from wheelhouse.mirror.sync import Failure, SyncEvent, SyncReport, _hold, _sync_all
+    from wheelhouse.mirror.sync import SyncEvent, SyncReport, _hold, _sync_all
 
     started = time.monotonic()
     emit = progress or (lambda event: None)
@@ -250,19 +250,15 @@ async def _sync(
                 todo.append(w)  # (what differs is left as it is without --repair)
         wh = Wheelhouse(staging)
         wh.create()
-        run = await _sync_all(wh, todo, config, options, progress, transport, {})
+        staged: set[str] = set()
+
+        async def up(rec: FileRecord) -> None:
+            """Each file uploaded as soon as it is verified, while others download."""
+            records[rec.filename] = await upload_staged(storage, wh, rec)
+            staged.add(rec.filename)
+
+        run = await _sync_all(wh, todo, config, options, progress, transport, {}, on_file=up)
         run.failed += held_back
-        staged = sorted(set(run.downloaded) | set(run.skipped))
-
-        async def up(name: str) -> Failure | None:
-            try:
-                records[name] = await upload_staged(storage, wh, run.records[name])
-            except WheelhouseError as exc:
-                return Failure(name, f"{name}: {exc}", exc.exit_code)
-            return None
-
-        failures = await gather_bounded(options.jobs, (up(n) for n in staged))
-        run.failed += [f for f in failures if f is not None]
         held.check()
         await publish_index(storage, state, records, held, options.jobs)
     emit(SyncEvent("index", count=len(records)))
@@ -270,7 +266,7 @@ async def _sync(
         wheelhouse=storage.url,
         verified=len(state.distribution_files()) if options.verify else 0,
         differed=tuple(sorted(differ)),
-        downloaded=tuple(sorted(n for n in staged if n in records)),
+        downloaded=tuple(sorted(staged)),
         skipped=tuple(sorted(set(skipped))),
         failed=tuple(sorted(run.failed, key=lambda f: f.what)),
         bytes_downloaded=run.nbytes,

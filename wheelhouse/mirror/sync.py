@@ -10,7 +10,7 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -129,6 +129,10 @@ class _Run:
     failed: list[Failure] = field(default_factory=list)
     nbytes: int = 0
     max_file_size: int = 0  # for files whose lock gives no size
+    # called with the record of each file verified into the wheelhouse (or found there),
+    # before it counts as done: a sync into object storage uploads it from here, while
+    # other files download
+    on_file: Callable[[FileRecord], Awaitable[None]] | None = None
     opened: httpx.AsyncClient | None = None
     _reader: IndexReader | None = None
 
@@ -310,6 +314,7 @@ async def _sync_all(
     progress: Progress | None,
     transport: httpx.AsyncBaseTransport | None,
     records: dict[str, FileRecord],
+    on_file: Callable[[FileRecord], Awaitable[None]] | None = None,
 ) -> _Run:
     jobs = max(1, options.jobs)
 
@@ -331,6 +336,7 @@ async def _sync_all(
         progress or _ignore,
         records,
         max_file_size=options.max_file_size,
+        on_file=on_file,
     )
     run.emit(SyncEvent("plan", count=len(wanted)))
     gate = asyncio.Semaphore(jobs)
@@ -372,16 +378,19 @@ async def _one(run: _Run, w: Wanted) -> None:
     try:
         name = _present(run, w)
         if name is not None:
+            await _handed_on(run, name)
             run.skipped.append(name)
             run.emit(SyncEvent("skip", name))
             return
         item = await _locate(run, w)
         if _present(run, _exact(w, item)):  # found by hash: maybe here from an earlier run
+            await _handed_on(run, item.filename)
             run.skipped.append(item.filename)
             run.emit(SyncEvent("skip", item.filename))
             return
         run.emit(SyncEvent("start", item.filename, total=item.size))
         await _download(run, item)
+        await _handed_on(run, item.filename)
         run.downloaded.append(item.filename)
         run.emit(SyncEvent("done", item.filename))
     except WheelhouseError as exc:
@@ -390,6 +399,11 @@ async def _one(run: _Run, w: Wanted) -> None:
     except OSError as exc:
         run.failed.append(Failure(w.describe, f"{w.describe}: {exc}", 1))
         run.emit(SyncEvent("failed", w.describe, message=str(exc)))
+
+
+async def _handed_on(run: _Run, name: str) -> None:
+    if run.on_file is not None:
+        await run.on_file(run.records[name])
 
 
 def _exact(w: Wanted, item: Download) -> Wanted:
