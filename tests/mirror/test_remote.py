@@ -404,3 +404,28 @@ def test_an_account_url_without_azure_identity_says_what_to_install(
 
     with pytest.raises(UsageError, match=r"wheelhouse\[azure-identity\]"):
         run(go())
+
+
+def test_a_sync_stopped_before_its_catalog_is_taken_up_by_the_next(
+    container: str, two_locks: tuple[str, Path, Path, list[Path]]
+) -> None:
+    url, a, _, wheels = two_locks
+    az = f"az://{container}/wh"
+    assert sync([a], az, config=config_for(url)).ok
+    before = tree(az)
+
+    async def lose_the_catalog() -> None:  # as if killed between its uploads and catalog
+        s = open_wheelhouse(az)
+        try:
+            await s.delete("wheelhouse.json")
+        finally:
+            await s.close()
+
+    run(lose_the_catalog())
+    again = sync([a], az, config=config_for("http://127.0.0.1:9"))  # no network needed
+    assert again.ok and not again.downloaded
+    after = tree(az)
+    catalog = json.loads(after["wheelhouse.json"])
+    assert sorted(r["filename"] for r in catalog["files"]) == sorted(w.name for w in wheels[:2])
+    pages = [k for k in before if k.endswith(".html")]
+    assert pages and all(after[k] == before[k] for k in pages)  # metadata and Requires-Python

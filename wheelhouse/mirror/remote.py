@@ -15,14 +15,21 @@ import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from wheelhouse.errors import UsageError
 from wheelhouse.files import atomic_write
 from wheelhouse.mirror.catalog import NOT_CATALOGUED, FileRecord, catalog_text, parse_catalog
-from wheelhouse.mirror.static_index import entries, project_of, render_tree, with_wheel_metadata
+from wheelhouse.mirror.static_index import (
+    METADATA_BYTES,
+    entries,
+    project_of,
+    render_tree,
+    requires_python_of,
+    with_wheel_metadata,
+)
 from wheelhouse.mirror.wanted import Wanted
 from wheelhouse.model.filenames import wheel_fits
 from wheelhouse.store.layout import METADATA_SUFFIX, Wheelhouse
@@ -86,8 +93,22 @@ async def load_state(storage: Storage) -> RemoteState:
             continue
         if project_of(name) is not None:
             log.info("%s: committed, not yet catalogued; adopted", name)
-            present[name] = FileRecord(name, info.sha256, info.size, int(info.modified * 1e9))
+            rec = FileRecord(name, info.sha256, info.size, int(info.modified * 1e9))
+            present[name] = await _with_stored_metadata(storage, rec, files)
     return RemoteState(catalog, present, files, pages, fetched.info if fetched else None)
+
+
+async def _with_stored_metadata(
+    storage: Storage, rec: FileRecord, files: Mapping[str, ObjectInfo]
+) -> FileRecord:
+    """An adopted wheel's record with what its committed PEP 658 file says."""
+    info = files.get(rec.filename + METADATA_SUFFIX)
+    if info is None or info.sha256 is None:
+        return rec
+    got = await storage.read(info.key, max_bytes=METADATA_BYTES)
+    if got is None or got.data is None or hashlib.sha256(got.data).hexdigest() != info.sha256:
+        return rec
+    return replace(rec, metadata_sha256=info.sha256, requires_python=requires_python_of(got.data))
 
 
 def present_for(records: Mapping[str, FileRecord], w: Wanted) -> str | None:

@@ -167,7 +167,7 @@ def wheel_metadata(path: Path) -> bytes | None:
         return None  # an unknown compression, an encrypted member: no metadata to offer
 
 
-def _requires_python(metadata: bytes) -> str | None:
+def requires_python_of(metadata: bytes) -> str | None:
     msg = email.parser.BytesParser().parsebytes(metadata, headersonly=True)
     value = msg.get("Requires-Python")
     return str(value).strip() if value else None
@@ -191,7 +191,7 @@ def _with_metadata(
     return replace(
         rec,
         metadata_sha256=hashlib.sha256(meta).hexdigest(),
-        requires_python=_requires_python(meta) or rec.requires_python,
+        requires_python=requires_python_of(meta) or rec.requires_python,
     )
 
 
@@ -207,7 +207,7 @@ def with_wheel_metadata(rec: FileRecord, path: Path) -> tuple[FileRecord, bytes 
     return replace(
         rec,
         metadata_sha256=hashlib.sha256(meta).hexdigest(),
-        requires_python=_requires_python(meta) or rec.requires_python,
+        requires_python=requires_python_of(meta) or rec.requires_python,
     ), meta
 
 
