@@ -19,7 +19,7 @@ from tests.helpers import build_wheels, config_for, make_lock, upstream, write_p
 from wheelhouse.cli import main
 from wheelhouse.errors import IntegrityError
 from wheelhouse.mirror.prune import prune
-from wheelhouse.mirror.sync import SyncOptions, sync
+from wheelhouse.mirror.sync import SyncEvent, SyncOptions, sync
 from wheelhouse.store.blob import BLOCK, BlobStorage
 from wheelhouse.store.storage import Storage, open_wheelhouse, parse_blob_url
 
@@ -77,8 +77,11 @@ def test_sync_into_blob_storage_matches_a_folder_sync(
 ) -> None:
     url, a, b, wheels = two_locks
     az = f"az://{container}/team/wh"
-    report = sync([a, b], az, config=config_for(url))
+    events: list[SyncEvent] = []
+    report = sync([a, b], az, config=config_for(url), progress=events.append)
     assert report.ok, report.failed
+    assert [e.count for e in events if e.kind == "plan"] == [4]
+    assert {"plan", "start", "bytes", "done", "index"} <= {e.kind for e in events}
     assert report.wheelhouse == az
     assert sorted(report.downloaded) == sorted(w.name for w in wheels)
     folder = sync([a, b], tmp_path / "wh", config=config_for(url))

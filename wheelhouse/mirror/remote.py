@@ -262,6 +262,7 @@ async def _sync(
             differ = await _verify(storage, state, records, wanted, options)
         held_back = [] if options.repair else _hold(differ, wanted)
         skipped, todo = [], []
+        emit(SyncEvent("plan", count=len(wanted)))
         for w in wanted:
             name = present_for(records, w)
             if name is not None and name not in differ:
@@ -278,7 +279,11 @@ async def _sync(
             records[rec.filename] = await upload_staged(storage, wh, rec)
             staged.add(rec.filename)
 
-        run = await _sync_all(wh, todo, config, options, progress, transport, {}, on_file=up)
+        def relay(event: SyncEvent) -> None:  # the plan above counts every file
+            if event.kind != "plan":
+                emit(event)
+
+        run = await _sync_all(wh, todo, config, options, relay, transport, {}, on_file=up)
         run.failed += held_back
         held.check()
         await publish_index(storage, state, records, held, options.jobs)
