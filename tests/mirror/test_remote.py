@@ -97,9 +97,11 @@ def test_sync_into_blob_storage_matches_a_folder_sync(
 
     assert not list((staging_for(az) / "files").iterdir())
     # again: everything is there, nothing is fetched (the index URL is dead now)
-    again = sync([a, b], az, config=config_for("http://127.0.0.1:9"))
+    events.clear()
+    again = sync([a, b], az, config=config_for("http://127.0.0.1:9"), progress=events.append)
     assert again.ok and not again.downloaded
     assert sorted(again.skipped) == sorted(w.name for w in wheels)
+    assert [e.kind for e in events] == ["plan", "skip", "skip", "skip", "skip", "index"]
     assert tree(az) == remote
 
 
