@@ -32,6 +32,7 @@ from wheelhouse.mirror.static_index import (
 )
 from wheelhouse.mirror.wanted import Wanted
 from wheelhouse.model.filenames import wheel_fits
+from wheelhouse.store import layout
 from wheelhouse.store.layout import METADATA_SUFFIX, Wheelhouse
 from wheelhouse.store.storage import ObjectInfo, Storage, WriterLock
 
@@ -45,15 +46,14 @@ if TYPE_CHECKING:
 log = logging.getLogger("wheelhouse")
 T = TypeVar("T")
 
-FILES = "files/"
-SIMPLE = "simple/"
-CATALOG = "wheelhouse.json"
+FILES = f"{layout.FILES}/"  # key prefixes
+SIMPLE = f"{layout.SIMPLE}/"
+CATALOG = layout.CATALOG
 CONTENT_TYPES = {
     "index.html": "text/html; charset=utf-8",
     "index.json": "application/vnd.pypi.simple.v1+json",
 }
 CATALOG_TYPE = "application/json"
-CATALOG_BYTES = 256 << 20  # the most a catalog may take (a few hundred bytes a file)
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ class RemoteState:
 
 
 async def load_state(storage: Storage) -> RemoteState:
-    fetched = await storage.read(CATALOG, max_bytes=CATALOG_BYTES)
+    fetched = await storage.read(CATALOG, max_bytes=layout.CATALOG_BYTES)
     catalog: dict[str, FileRecord] = {}
     if fetched is not None and fetched.data is not None:
         where = f"{storage.url}/{CATALOG}"

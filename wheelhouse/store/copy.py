@@ -19,12 +19,12 @@ from pathlib import Path
 
 from wheelhouse.errors import IntegrityError
 from wheelhouse.files import AtomicFile, atomic_write
+from wheelhouse.store import layout
 from wheelhouse.store.layout import Wheelhouse
 from wheelhouse.store.storage import ObjectInfo, Storage, is_remote, open_wheelhouse
 
 log = logging.getLogger("wheelhouse")
-FILES = "files/"
-CATALOG = "wheelhouse.json"
+FILES = f"{layout.FILES}/"
 STATE = ".copied.json"  # name -> [etag, size, mtime_ns] of what was copied
 JOBS = 8
 
@@ -58,7 +58,7 @@ async def copy_wheelhouse(
     wh = Wheelhouse(dest)
     wh.files.mkdir(parents=True, exist_ok=True)
     state = _load_state(dest)
-    catalog = await storage.read(CATALOG)
+    catalog = await storage.read(layout.CATALOG, max_bytes=layout.CATALOG_BYTES)
     listing = {i.key[len(FILES) :]: i for i in await storage.list_objects(FILES)}
     if sha256s is not None:
         wanted = set(sha256s) | _built_from(catalog.data if catalog else None, set(sha256s))

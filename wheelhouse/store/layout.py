@@ -23,6 +23,12 @@ from wheelhouse.errors import UsageError, WheelhouseError
 
 log = logging.getLogger("wheelhouse")
 METADATA_SUFFIX = ".metadata"
+# the names of the layout, for a folder and for object storage alike (keys "files/…")
+FILES = "files"
+SIMPLE = "simple"
+CATALOG = "wheelhouse.json"
+LOCK = ".wheelhouse-lock"  # the writers' lock file (a folder) or leased blob (object storage)
+CATALOG_BYTES = 256 << 20  # the most a catalog may take (a few hundred bytes a file)
 
 
 @dataclass(frozen=True)
@@ -33,11 +39,11 @@ class Wheelhouse:
 
     @property
     def files(self) -> Path:
-        return self.root / "files"
+        return self.root / FILES
 
     @property
     def simple(self) -> Path:
-        return self.root / "simple"
+        return self.root / SIMPLE
 
     @property
     def partial(self) -> Path:
@@ -45,11 +51,11 @@ class Wheelhouse:
 
     @property
     def lock_path(self) -> Path:
-        return self.root / ".wheelhouse-lock"
+        return self.root / LOCK
 
     @property
     def catalog_path(self) -> Path:
-        return self.root / "wheelhouse.json"
+        return self.root / CATALOG
 
     @property
     def advisories(self) -> Path:

@@ -28,6 +28,7 @@ from typing import Protocol
 from wheelhouse.errors import IntegrityError, UsageError, WheelhouseError
 from wheelhouse.files import AtomicFile, atomic_write, os_error_text
 from wheelhouse.store.layout import (
+    LOCK,
     LOCK_POLL,
     LOCK_WAIT,
     Wheelhouse,
@@ -38,7 +39,7 @@ from wheelhouse.store.layout import (
 from wheelhouse.store.layout import WriterBusy as WriterBusy  # part of this module's API
 
 CHUNK = 1 << 20  # bytes a streamed read yields at a time (at most)
-LOCK_KEY = ".wheelhouse-lock"  # the lock file (a folder) or leased blob (object storage)
+LOCK_KEY = LOCK
 MAX_LISTED = 1_000_000  # objects a listing takes before it refuses (a few hundred MB)
 
 
