@@ -193,11 +193,12 @@ async def publish_index(
 
 def _unsure_pages(state: RemoteState) -> set[str]:
     """Pages written after the last catalog (by a sync that stopped before it): their text
-    is not known from the catalog, so they are written again."""
+    is not known from the catalog, so they are written again. (Last-Modified has whole
+    seconds: one written in the catalog's own second counts as the catalog's.)"""
     if state.catalog_info is None:
         return set(state.pages)
     since = state.catalog_info.modified
-    return {rel for rel, info in state.pages.items() if info.modified >= since}
+    return {rel for rel, info in state.pages.items() if info.modified > since}
 
 
 # -- sync ------------------------------------------------------------------------------
