@@ -231,7 +231,7 @@ class BlobStorage:
             )
         if code == "ContainerNotFound":
             return UsageError(
-                f"{where}: the storage account has no container {self.location.container!r} "
+                f"{self.url}: the storage account has no container {self.location.container!r} "
                 "(create it first)"
             )
         if isinstance(exc, (ServiceRequestError, ServiceResponseError)):
