@@ -131,7 +131,7 @@ class BlobStorage:
         *,
         env: Mapping[str, str],
         lease_seconds: int = LEASE_SECONDS,
-        retries: int = 2,
+        retries: int = 3,
     ) -> None:
         self.location = location
         self._connection_string = env.get(CONNECTION_STRING) or None
@@ -169,10 +169,14 @@ class BlobStorage:
         return self._container
 
     def _make_service(self) -> BlobServiceClient:
-        from azure.storage.blob.aio import BlobServiceClient
+        from azure.storage.blob.aio import BlobServiceClient, ExponentialRetry
 
         options: dict[str, Any] = {
-            "retry_total": self._retries,
+            # the SDK waits 15 s, then 18 s, ... by default: too long for a command a person
+            # waits on; ~1 s, ~3 s, ~5 s still rides out a short throttle
+            "retry_policy": ExponentialRetry(
+                initial_backoff=1, increment_base=2, retry_total=self._retries
+            ),
             "connection_timeout": 10,
             "read_timeout": 60,
             "max_single_get_size": BLOCK,
