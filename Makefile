@@ -38,8 +38,9 @@ $(AZURITE):
 	@if command -v npm >/dev/null; then \
 	    echo "installing azurite into .ci/node (once)"; \
 	    mkdir -p .ci/node && npm install --silent --no-audit --no-fund --prefix .ci/node \
-	        azurite@3 >/dev/null; \
-	else echo "npm not found: the az:// tests will be skipped"; fi
+	        azurite@3 >/dev/null \
+	    || echo "azurite not installed: the az:// tests will be skipped (fail under CI=true)"; \
+	else echo "npm not found: the az:// tests will be skipped (fail under CI=true)"; fi
 
 azurite: $(AZURITE)
 
