@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from wheelhouse.cli._common import port, positive_int
+from wheelhouse.errors import UsageError
 from wheelhouse.mirror.serveconfig import ENV_BASIC, ENV_TOKEN, serve_config
 
 log = logging.getLogger("wheelhouse")
@@ -41,13 +44,32 @@ def register(sub: Any) -> None:
         metavar="USER:PASSWORD",
         help=f"require Basic auth; or ${ENV_BASIC} (not visible to ps)",
     )
+    auth.add_argument(
+        "--token-env",
+        metavar="NAME",
+        help=f"read the token from the environment variable NAME (must be set; default "
+        f"${ENV_TOKEN}, if set)",
+    )
+    auth.add_argument(
+        "--basic-auth-env",
+        metavar="NAME",
+        help=f"read USER:PASSWORD from the environment variable NAME (must be set; default "
+        f"${ENV_BASIC}, if set)",
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from wheelhouse.mirror.serve import check_can_listen, run_server
 
-    config = serve_config(args.wheelhouse, args.token, args.basic_auth)
+    config = serve_config(
+        args.wheelhouse,
+        args.token,
+        args.basic_auth,
+        env=None  # a credential given as a flag wins over any variable
+        if args.token is not None or args.basic_auth is not None
+        else secrets_env(args.token_env, args.basic_auth_env),
+    )
     check_can_listen(args.host, args.port)
     log.info(
         "serving %s on http://%s:%d/simple/%s",
@@ -65,3 +87,19 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
     )
     return 0
+
+
+def secrets_env(token_env: str | None, basic_env: str | None) -> Mapping[str, str]:
+    """The environment serve reads its credentials from, with the variables named by
+    --token-env / --basic-auth-env (or the configuration) standing in for the default
+    ones. A variable named so must be set: a missing secret does not open the index."""
+    if token_env is None and basic_env is None:
+        return os.environ
+    env = {k: v for k, v in os.environ.items() if k not in (ENV_TOKEN, ENV_BASIC)}
+    for name, standard in ((token_env, ENV_TOKEN), (basic_env, ENV_BASIC)):
+        if name is None:
+            continue
+        if name not in os.environ:
+            raise UsageError(f"${name} is not set: it should hold serve's credentials")
+        env[standard] = os.environ[name]
+    return env
