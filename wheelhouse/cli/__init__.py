@@ -117,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     try:
-        args = _parse(parser, argv)
+        args = parse_arguments(parser, argv)
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -147,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
-def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+def parse_arguments(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace:
     """The arguments, with the configuration (file, then WHEELHOUSE_* variables) as the
     defaults of the options it stands in for: flags > environment > file > defaults."""
     flags = scan_global(argv)

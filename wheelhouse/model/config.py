@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import os
 import re
 import sys
 from collections.abc import Mapping
@@ -644,11 +645,11 @@ def find_config(cwd: Path, env: Mapping[str, str]) -> Path | None:
 def load_config(path: Path) -> Config:
     """The settings of the file `path` (a pyproject.toml: its `[tool.wheelhouse]` table).
     A file that holds a password (in an index URL) must not be readable by everyone."""
-    path = Path(path).absolute()
+    path = Path(os.path.abspath(path))
     try:
         with open(path, "rb") as f:
             data = f.read(MAX_CONFIG_BYTES + 1)
-            mode = _os_stat(f.fileno())
+            mode = os.fstat(f.fileno()).st_mode
     except OSError as exc:
         raise ConfigError(f"cannot read configuration file {path}: {exc.strerror}") from None
     if len(data) > MAX_CONFIG_BYTES:
@@ -669,12 +670,6 @@ def load_config(path: Path) -> Config:
             "or ~/.netrc"
         )
     return config
-
-
-def _os_stat(fd: int) -> int:
-    import os
-
-    return os.fstat(fd).st_mode
 
 
 def _has_password(setting: Setting) -> bool:
