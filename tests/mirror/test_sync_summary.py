@@ -97,9 +97,9 @@ def test_a_run_stopped_before_syncing_still_writes_its_summary(
     assert "error: " in err
 
     wheels = build_wheels(tmp_path / "w", 1)
-    lock = write_pylock(tmp_path / "ok.toml", make_lock(wheels, "http://127.0.0.1:9"))
+    lock = write_pylock(tmp_path / "pylock.ok.toml", make_lock(wheels, "http://127.0.0.1:9"))
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     code, summary, _ = _sync_json([str(lock), "--wheelhouse", str(blocker / "wh")], capsys)
-    assert code == summary["exit_code"] == 2  # a wheelhouse that cannot be one
+    assert code == summary["exit_code"] == 1  # a folder that cannot be made: an OSError
     assert summary["ok"] is False and "a-file" in summary["error"]
