@@ -285,3 +285,29 @@ def _wait_health(base: str, proc: subprocess.Popen[bytes]) -> None:
         except httpx.TransportError:
             time.sleep(0.1)
     raise AssertionError("serve did not become healthy")
+
+
+def test_the_fast_path_looks_for_the_files_the_model_reads(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wheelhouse.cli._config import CONFIG_FILES, ENV_PREFIX, GlobalFlags, load_settings
+    from wheelhouse.model.config import ENV_CONFIG, FILE_NAME, PYPROJECT
+
+    assert CONFIG_FILES == (FILE_NAME, PYPROJECT)
+    assert all(k.env.startswith(ENV_PREFIX) for k in KEYS) and ENV_CONFIG.startswith(ENV_PREFIX)
+    assert load_settings(GlobalFlags(), env={}) is None  # nothing to read: nothing loaded
+    monkeypatch.setenv("WHEELHOUSE_SERVE_PORT", "8123")
+    assert parse(["serve", "--wheelhouse", "wh"]).port == 8123  # a variable alone counts
+
+
+def test_the_readmes_example_is_a_valid_file(tmp_path: Path) -> None:
+    from wheelhouse.model.config import parse_config
+
+    section = README.read_text().split("\n## Configuration\n", 1)[1]
+    example = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    config = parse_config(example, tmp_path / "wheelhouse.toml")
+    assert config.value("serve.token-env") == "WHEELHOUSE_TOKEN"
+    assert config.value("sync.locks") == (
+        str(tmp_path / "requirements.lock"),
+        str(tmp_path / "image.lock"),
+    )

@@ -5,6 +5,9 @@ for (model/config.py names each option), converted by the option's own argparse 
 value is checked the same way wherever it comes from and an error names its key and origin.
 A flag given on the command line then wins as flags do; a list flag (--find-links …)
 replaces the configured list rather than adding to it.
+
+Light to import (no dataclasses): model/config.py is loaded only where there is something
+to read, so that `wheelhouse --help` outside a configured folder starts as fast as before.
 """
 
 from __future__ import annotations
@@ -12,26 +15,21 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from wheelhouse.model.config import (
-    Config,
-    ConfigError,
-    Key,
-    Setting,
-    config_from_env,
-    find_config,
-    load_config,
-)
+from wheelhouse.errors import UsageError
+
+if TYPE_CHECKING:
+    from wheelhouse.model.config import Config, Key, Setting
 
 CONFIG_HELP = (
     "read the configuration from FILE (default: $WHEELHOUSE_CONFIG, else ./wheelhouse.toml, "
     "else [tool.wheelhouse] in ./pyproject.toml)"
 )
 NO_CONFIG_HELP = "read no configuration file (WHEELHOUSE_* variables still apply)"
-_INFO = ("-h", "--help", "--version")
+ENV_PREFIX = "WHEELHOUSE_"  # every key's variable, and $WHEELHOUSE_CONFIG, start so
+CONFIG_FILES = ("wheelhouse.toml", "pyproject.toml")  # model.config.find_config's names
 
 
 def add_global_options(parser: argparse.ArgumentParser) -> None:
@@ -39,8 +37,7 @@ def add_global_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-config", action="store_true", help=NO_CONFIG_HELP)
 
 
-@dataclass(frozen=True)
-class GlobalFlags:
+class GlobalFlags(NamedTuple):
     config: Path | None = None
     no_config: bool = False
 
@@ -65,14 +62,22 @@ def scan_global(argv: Sequence[str]) -> GlobalFlags:
 
 def load_settings(
     flags: GlobalFlags, env: Mapping[str, str] | None = None, cwd: Path | None = None
-) -> Config:
-    """The environment's settings over the file's."""
+) -> Config | None:
+    """The environment's settings over the file's; None where there can be none (no file
+    given or in the current folder, no WHEELHOUSE_* variable)."""
     env = os.environ if env is None else env
+    cwd = Path.cwd() if cwd is None else cwd
     if flags.config is not None and flags.no_config:
-        raise ConfigError("give --config FILE or --no-config, not both")
+        raise UsageError("give --config FILE or --no-config, not both")
+    files = not flags.no_config and any((cwd / name).is_file() for name in CONFIG_FILES)
+    variables = any(name.startswith(ENV_PREFIX) for name in env)
+    if flags.config is None and not files and not variables:
+        return None
+    from wheelhouse.model.config import Config, config_from_env, find_config, load_config
+
     path = flags.config
     if path is None and not flags.no_config:
-        path = find_config(Path.cwd() if cwd is None else cwd, env)
+        path = find_config(cwd, env)
     from_file = Config() if path is None else load_config(path)
     return config_from_env(env).over(from_file)
 
@@ -82,8 +87,7 @@ class _ConfigList(list):  # type: ignore[type-arg]
     the flags given, which then replace it (see Applied.settle)."""
 
 
-@dataclass
-class _Default:
+class _Default(NamedTuple):
     command: str
     dest: str
     original: Any
@@ -91,11 +95,11 @@ class _Default:
     setting: Setting
 
 
-@dataclass
 class Applied:
     """The defaults that came from the configuration, to settle after parsing."""
 
-    defaults: list[_Default] = field(default_factory=list)
+    def __init__(self) -> None:
+        self.defaults: list[_Default] = []
 
     def settle(self, args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
         """Flags given for a list replace the configured list; a key set aside by a flag
@@ -125,9 +129,11 @@ def _yields(spec: Key, args: argparse.Namespace, sub: argparse.ArgumentParser) -
     return False
 
 
-def apply_settings(parser: argparse.ArgumentParser, config: Config) -> Applied:
+def apply_settings(parser: argparse.ArgumentParser, config: Config | None) -> Applied:
     """Each setting as the default of its option in each command that has it."""
     applied = Applied()
+    if config is None:
+        return applied
     subs = _subparsers(parser)
     for setting in config.settings.values():
         spec = setting.key
@@ -169,7 +175,7 @@ def _convert(action: argparse.Action, setting: Setting) -> Any:
     value = setting.value
     if action.nargs == 0:  # a switch (store_true)
         if not isinstance(value, bool):
-            raise ConfigError(f"{setting.where}: expected true or false")
+            raise UsageError(f"{setting.where}: expected true or false")
         return value
     if isinstance(value, tuple):
         return [_one(action, item, setting) for item in value]
@@ -181,8 +187,8 @@ def _one(action: argparse.Action, text: str, setting: Setting) -> Any:
     try:
         value = convert(text) if convert is not None else text
     except (argparse.ArgumentTypeError, ValueError, TypeError) as exc:
-        raise ConfigError(f"{setting.where}: {exc}") from None
+        raise UsageError(f"{setting.where}: {exc}") from None
     if action.choices is not None and value not in action.choices:
         choices = ", ".join(map(str, action.choices))
-        raise ConfigError(f"{setting.where}: expected one of {choices}, not {text!r}")
+        raise UsageError(f"{setting.where}: expected one of {choices}, not {text!r}")
     return value

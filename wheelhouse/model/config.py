@@ -12,7 +12,6 @@ current folder (as on the command line).
 
 from __future__ import annotations
 
-import difflib
 import math
 import os
 import re
@@ -500,6 +499,8 @@ def _one(
 
 
 def _suggest(name: str, known: Any) -> str:
+    import difflib
+
     close = difflib.get_close_matches(name.replace("_", "-"), list(known), n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
