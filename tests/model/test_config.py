@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 from pathlib import Path
 
@@ -306,8 +305,13 @@ def _toml_value(value: object) -> str:
 @settings(max_examples=200, deadline=None)
 @given(st.text(max_size=300))
 def test_fuzz_any_text(text: str) -> None:
-    with contextlib.suppress(ConfigError):
-        parse(text)
+    try:
+        config = parse(text)
+    except ConfigError as exc:
+        assert str(exc).startswith("wheelhouse.toml: ")  # named, never a traceback
+        return
+    for setting in config.settings.values():
+        _check_type(setting.key.kind, setting.value)
 
 
 @settings(max_examples=300, deadline=None)
@@ -364,3 +368,8 @@ def test_fuzz_variables(spec: object, text: str) -> None:
         return
     for setting in config.settings.values():
         _check_type(setting.key.kind, setting.value)
+
+
+def test_deep_nesting_is_an_error_not_a_crash() -> None:
+    with pytest.raises(ConfigError, match=r"wheelhouse\.toml: not valid TOML"):
+        parse("find-links = " + "[" * 5000 + "]" * 5000)
