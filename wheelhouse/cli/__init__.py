@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "sync",
     "prune",
     "serve",
+    "nginx-config",
     "install",
     "pack",
     "unpack",
