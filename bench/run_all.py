@@ -1,6 +1,6 @@
 """Every benchmark in one session, each printing its figures beside its peers' (uv, pip,
-nginx where installed; bench_nginx.py: serve and the generated
-nginx configuration beside plain nginx), so that the README's tables can be re-measured with one command:
+nginx where installed; bench_nginx.py: serve and the generated nginx configuration beside
+plain nginx), so that the README's tables can be re-measured with one command:
 
     make bench                       # or: .venv/bin/python bench/run_all.py [--quick]
 
