@@ -162,6 +162,10 @@ def negotiation_maps() -> str:
         *(f'    "{accept}" {kind};' for accept, kind in KNOWN_ACCEPT.items()),
         "    default $wh_page_negotiated;",
         "}",
+        "map $wh_page $wh_page_file {",
+        "    json index.json;",
+        "    default index.html;",
+        "}",
     ]
     for kind in _MEDIA:
         lines += _q_maps(kind)
@@ -186,17 +190,36 @@ def negotiation_maps() -> str:
 # -- the server ----------------------------------------------------------------------
 
 
-def _page_location(kind: str, root: Path) -> str:
-    return f"""
-    location /_pep691/{kind}/ {{
+_PAGE_HEADERS = """
+        add_header Vary Accept always;
+        add_header Cache-Control "max-age=0, must-revalidate" always;"""
+
+
+def _simple_locations(root: Path) -> str:
+    """/simple/: JSON and text/html pages straight from the tree by their extension (no
+    internal redirect on the hot path); PEP 691's HTML type, asked for by name, through an
+    internal location of its own (the same file, another content type)."""
+    return f"""location /simple/ {{
+        rewrite ^(/simple/[^/]+)$ $1/ permanent;
+        if ($wh_page = "") {{
+            return 406 "not acceptable: ask for PEP 691 JSON or HTML\\n";
+        }}
+        if ($wh_page = html) {{
+            rewrite ^/simple/((?:[^/]+/)?)$ /_pep691/html/$1index.html last;
+        }}
+        types {{
+            {PAGE_TYPES["json"]} json;
+            {PAGE_TYPES["text"]} html;
+        }}
+        charset utf-8;{_PAGE_HEADERS}
+        try_files $uri$wh_page_file =404;
+    }}
+    location /_pep691/html/ {{
         internal;
         alias {root}/simple/;
-        index index.{"json" if kind == "json" else "html"};
         types {{ }}
-        default_type {PAGE_TYPES[kind]};
-        charset {"off" if kind == "json" else "utf-8"};
-        add_header Vary Accept always;
-        add_header Cache-Control "max-age=0, must-revalidate" always;
+        default_type {PAGE_TYPES["html"]};
+        charset utf-8;{_PAGE_HEADERS}
     }}"""
 
 
@@ -209,7 +232,6 @@ def render_server(options: NginxOptions) -> str:
         auth = (
             f'\n    auth_basic "wheelhouse";\n    auth_basic_user_file {options.basic_auth_file};'
         )
-    pages = "".join(_page_location(kind, root) for kind in PAGE_TYPES)
     return f"""server {{{listen}
     server_name {options.server_name};
     root {root};
@@ -222,14 +244,7 @@ def render_server(options: NginxOptions) -> str:
 
     location = / {{ return 301 /simple/; }}
     location = /simple {{ return 301 /simple/$is_args$args; }}
-    location /simple/ {{
-        rewrite ^(/simple/[^/]+)$ $1/ permanent;
-        if ($wh_page = "") {{
-            return 406 "not acceptable: ask for PEP 691 JSON or HTML\\n";
-        }}
-        rewrite ^/simple/((?:[^/]+/)?)$ /_pep691/$wh_page/$1 last;
-        return 404 "not found\\n";
-    }}{pages}
+    {_simple_locations(root)}
 
     location /files/ {{
         types {{ "text/plain; charset=utf-8" metadata; }}
