@@ -1,7 +1,8 @@
 """deploy/docker/: the image builds and passes its health check where a Docker engine runs;
 everywhere, hadolint and a parse of the Dockerfile check what the image promises (two
 stages, a slim final base without compilers, a non-root user, the health check on serve's
-/health, wheelhouse as the entrypoint), and the compose file's commands are real ones."""
+/health, wheelhouse as the entrypoint); the compose file passes the compose specification's
+schema and its commands are real ones."""
 
 from __future__ import annotations
 
@@ -139,6 +140,21 @@ def test_compose_serve_and_sync_share_the_wheelhouse() -> None:
         assert (DOCKER / compose["secrets"][name]["file"]).is_file()
     assert sync["environment"]["PIP_CONFIG_FILE"] == f"/run/secrets/{sync['secrets'][0]}"
     assert (DOCKER / "locks").is_dir()
+
+
+def _compose_schema(path: Path) -> subprocess.CompletedProcess[str]:
+    tool = need("check-jsonschema", "validates compose.yaml (a dev dependency)")
+    # the compose specification's schema as check-jsonschema ships it: no network
+    cmd = [tool, "--builtin-schema", "vendor.compose-spec", str(path)]
+    return subprocess.run(cmd, capture_output=True, text=True)
+
+
+def test_compose_schema(tmp_path: Path) -> None:
+    out = _compose_schema(DOCKER / "compose.yaml")
+    assert out.returncode == 0, out.stdout + out.stderr
+    broken = tmp_path / "compose.yaml"
+    broken.write_text((DOCKER / "compose.yaml").read_text().replace("read_only:", "readonly:"))
+    assert _compose_schema(broken).returncode != 0  # the check would catch a mistake
 
 
 def _engine() -> bool:

@@ -310,6 +310,8 @@ def test_pip_and_uv_install_through_nginx(
     }
 
     py37 = find_python37()
+    if py37 is None and os.environ.get("CI"):
+        pytest.fail("CI needs a real Python 3.7 (pyenv 3.7.x or $WH_TEST_PYTHON37)")
     if py37:
         runs["pip-py37"] = [py37, "-m", "pip", "install", "-q", "--target", str(tmp_path / "p37")]
     for label, cmd in runs.items():
