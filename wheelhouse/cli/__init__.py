@@ -34,6 +34,7 @@ COMMAND_MODULES = [
     "sync",
     "prune",
     "serve",
+    "nginx-config",
     "install",
     "pack",
     "unpack",
