@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from wheelhouse.cli._common import port, positive_int
-from wheelhouse.mirror.serveconfig import ENV_BASIC, ENV_TOKEN, serve_config
+from wheelhouse.mirror.serveconfig import ENV_BASIC, ENV_TOKEN, LOG_FORMATS, serve_config
 
 log = logging.getLogger("wheelhouse")
 
@@ -28,9 +28,21 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--workers",
         type=positive_int,
-        default=1,
+        default=None,
         metavar="N",
-        help="worker processes (1; one per core)",
+        help="worker processes (default: one per CPU this process may use)",
+    )
+    p.add_argument(
+        "--log-format",
+        choices=LOG_FORMATS,
+        default="text",
+        help="access log and the tool's own lines as text (default) or one JSON object a line",
+    )
+    p.add_argument(
+        "--ready-max-age",
+        type=_seconds,
+        metavar="SECONDS",
+        help="/ready answers 503 when the last sync finished longer ago than this",
     )
     auth = p.add_mutually_exclusive_group()
     auth.add_argument(
@@ -44,10 +56,31 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"wants a number of seconds, not {text!r}")
+    return value
+
+
 def run(args: argparse.Namespace) -> int:
     from wheelhouse.mirror.serve import check_can_listen, run_server
 
-    config = serve_config(args.wheelhouse, args.token, args.basic_auth)
+    config = serve_config(
+        args.wheelhouse,
+        args.token,
+        args.basic_auth,
+        log_format=args.log_format,
+        ready_max_age=args.ready_max_age,
+    )
+    if args.log_format == "json":
+        from wheelhouse.logformat import JsonFormatter
+
+        for handler in log.handlers:
+            handler.setFormatter(JsonFormatter())
     check_can_listen(args.host, args.port)
     log.info(
         "serving %s on http://%s:%d/simple/%s",

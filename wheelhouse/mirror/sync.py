@@ -24,6 +24,7 @@ from wheelhouse.mirror.catalog import (
     record_for,
     rehash_all,
     save_catalog,
+    save_sync_stamp,
     verified,
 )
 from wheelhouse.mirror.static_index import write_index
@@ -210,6 +211,8 @@ def sync(
             from wheelhouse.mirror.advisories import keep_advisories
 
             kept = keep_advisories(wh, options.advisories, config, transport)
+        if not run.failed:
+            save_sync_stamp(wh, len(fresh))
     (progress or _ignore)(SyncEvent("index", count=len(fresh)))
     return SyncReport(
         wheelhouse=str(wh.root),
