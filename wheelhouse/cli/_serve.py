@@ -17,11 +17,15 @@ def register(sub: Any) -> None:
     p = sub.add_parser(
         "serve",
         help="serve a wheelhouse to pip and uv (read-only)",
-        description="Serve DIR's simple index (PEP 503 HTML, PEP 691 JSON, PEP 658 metadata) "
-        "and files over HTTP, read-only, until interrupted.",
+        description="Serve a wheelhouse's simple index (PEP 503 HTML, PEP 691 JSON, PEP 658 "
+        "metadata) and files over HTTP, read-only, until interrupted.",
     )
     p.add_argument(
-        "--wheelhouse", required=True, type=Path, metavar="DIR", help="a folder synced into"
+        "--wheelhouse",
+        required=True,
+        metavar="DIR|az://CONTAINER/PREFIX",
+        help="a folder synced into, or Azure Blob Storage (credentials from "
+        "AZURE_STORAGE_CONNECTION_STRING, or AZURE_STORAGE_ACCOUNT_URL with azure-identity)",
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     p.add_argument("--port", type=port, default=8080, help="TCP port, 1 to 65535 (8080)")
@@ -68,9 +72,10 @@ def _seconds(text: str) -> float:
 
 def run(args: argparse.Namespace) -> int:
     from wheelhouse.mirror.serve import check_can_listen, run_server
+    from wheelhouse.store.storage import is_remote
 
     config = serve_config(
-        args.wheelhouse,
+        args.wheelhouse if is_remote(args.wheelhouse) else Path(args.wheelhouse),
         args.token,
         args.basic_auth,
         log_format=args.log_format,

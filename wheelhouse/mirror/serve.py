@@ -18,6 +18,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote
 
@@ -33,13 +34,15 @@ from wheelhouse.mirror.servecache import (
     Body,
     Cached,
     Headers,
+    Large,
     LocalSource,
-    Miss,
     ObjectCache,
     Source,
+    StorageSource,
 )
 from wheelhouse.mirror.serveconfig import ENV_BASIC, ENV_TOKEN, ServeConfig
 from wheelhouse.store.layout import METADATA_SUFFIX, SYNC_STAMP
+from wheelhouse.store.storage import is_remote, open_wheelhouse
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -68,6 +71,13 @@ def object_headers(key: str, etag: str) -> Headers:
     return [(b"etag", etag.encode()), (b"accept-ranges", b"bytes"), _FILE_CACHE_CONTROL]
 
 
+def source_for(root: Path | str) -> Source:
+    """A folder's source, or object storage's (opened on first use, in the server's loop)."""
+    if is_remote(root):
+        return StorageSource(open_wheelhouse(root))
+    return LocalSource(Path(root))
+
+
 def default_workers() -> int:
     """One worker process per CPU this process may run on."""
     if hasattr(os, "sched_getaffinity"):
@@ -86,7 +96,7 @@ class MirrorApp:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config = config
-        self.source = source if source is not None else LocalSource(config.root)
+        self.source = source if source is not None else source_for(config.root)
         self.cache = ObjectCache(self.source, object_headers, config.revalidate, clock)
         self._json_log = config.log_format == "json"
         self._auth_ok: set[str] = set()
@@ -201,10 +211,15 @@ class MirrorApp:
         if self._auth_ok and not self._authorized(headers.get(b"authorization")):
             challenge = {"www-authenticate": 'Basic realm="wheelhouse"'}
             return await _respond(send, 401, b"authentication required\n", challenge)
-        if path.startswith("/simple/"):
-            return await self.page(scope, path[len("/simple/") :], headers, send, head)
-        if path.startswith("/files/"):
-            return await self.file(path[len("/files/") :], headers, send, head)
+        try:
+            if path.startswith("/simple/"):
+                return await self.page(scope, path[len("/simple/") :], headers, send, head)
+            if path.startswith("/files/"):
+                return await self.file(path[len("/files/") :], headers, send, head)
+        except (WheelhouseError, OSError) as exc:
+            # the source cannot be read and nothing of it is held: say so, briefly
+            log.warning("%s: %s", self.source.describe(), exc)
+            return await _respond(send, 503, b"wheelhouse unavailable\n", {"retry-after": "5"})
         if path in ("/", "/simple"):
             return await _redirect(send, "/simple/")
         return await _respond(send, 404, b"not found\n")
@@ -225,9 +240,9 @@ class MirrorApp:
         found = self.cache.fresh(key) or await self.cache.get(key, PAGE_LIMIT)
         if found is None:
             return await _respond(send, 404, b"no such project\n")
-        if found is Miss.TOO_BIG:
+        if isinstance(found, Large):
             extra = {"vary": "Accept", "cache-control": "max-age=0, must-revalidate"}
-            return await self._stream(key, ctype, extra, headers, send, head, ranges=False)
+            return await self._stream(found, key, ctype, extra, headers, send, head, False)
         return await _send_cached(found, ctype, headers, send, head)
 
     async def _not_canonical(self, scope: Scope, rest: str, send: Send) -> tuple[int, int]:
@@ -251,9 +266,9 @@ class MirrorApp:
         found = self.cache.fresh(key) or await self.cache.get(key, SMALL_FILE)
         if found is None:
             return await _respond(send, 404, b"not found\n")
-        if found is Miss.TOO_BIG:
+        if isinstance(found, Large):
             extra = {"accept-ranges": "bytes", "cache-control": "max-age=3600"}
-            return await self._stream(key, ctype, extra, headers, send, head, ranges=True)
+            return await self._stream(found, key, ctype, extra, headers, send, head, True)
         if b"range" not in headers:
             return await _send_cached(found, ctype, headers, send, head)
         extra = {"accept-ranges": "bytes", "cache-control": "max-age=3600"}
@@ -261,6 +276,7 @@ class MirrorApp:
 
     async def _stream(
         self,
+        large: Large,
         key: str,
         ctype: str,
         extra: dict[str, str],
@@ -269,7 +285,7 @@ class MirrorApp:
         head: bool,
         ranges: bool,
     ) -> tuple[int, int]:
-        body = await self.source.open(key)
+        body = await self.source.open(key, large.stat)
         if body is None:
             return await _respond(send, 404, b"not found\n")
         try:
@@ -371,9 +387,12 @@ async def _send_ranged(
         await send({"type": "http.response.body", "body": body[start : end + 1]})
         return status, length
     sent = 0
-    async for block in body.chunks(start, length):
-        sent += len(block)
-        await send({"type": "http.response.body", "body": block, "more_body": sent < length})
+    try:
+        async for block in body.chunks(start, length):
+            sent += len(block)
+            await send({"type": "http.response.body", "body": block, "more_body": sent < length})
+    except (WheelhouseError, OSError) as exc:  # the head is out: all that is left is to stop
+        log.warning("reading failed after %d of %d bytes: %s", sent, length, exc)
     if sent < length:
         await send(_EMPTY)  # the object changed or shrank under us: the response ends short
     return status, sent

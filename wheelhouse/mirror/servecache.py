@@ -4,9 +4,12 @@ to send.
 
 A source names objects by key relative to the wheelhouse (``simple/index.html``,
 ``simple/<project>/index.json``, ``files/<name>``, ``last-sync.json``). `LocalSource` reads a
-folder; object storage implements the same four methods. The cache asks the source again
-about an object at most every `revalidate` seconds (a conditional read: the body only when
-its ETag changed), so an index page or a 304 costs no system call nor request in between.
+folder (refusing links that lead out of it); `StorageSource` reads any
+`wheelhouse.store.storage.Storage`, object storage (az://) in particular. The cache asks the
+source again about an object at most every `revalidate` seconds (a conditional read: the
+body only when its ETag changed), so an index page or a 304 costs no system call nor request
+in between. When the source cannot be read, what is held is answered (and said so in the
+log) until it can again.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import hashlib
+import logging
 import os
 import stat
 import time
@@ -22,7 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from wheelhouse.errors import IntegrityError, UsageError, WheelhouseError
+from wheelhouse.store.storage import ObjectInfo, Storage, check_key
+
 Message = MutableMapping[str, Any]
+log = logging.getLogger("wheelhouse")
 
 CHUNK = 1 << 18  # bytes a streamed response sends at a time
 THREADED_READ = 1 << 20  # local files above this are read off the event loop
@@ -44,7 +52,13 @@ class Stat:
 
 class Miss(enum.Enum):
     NOT_MODIFIED = "not modified"  # the object still has the ETag the caller knew
-    TOO_BIG = "too big"  # over the caller's limit: open() it and stream instead
+
+
+@dataclass(frozen=True)
+class Large:
+    """An object over the caller's limit: streamed from the source, not held."""
+
+    stat: Stat
 
 
 @dataclass(frozen=True)
@@ -54,7 +68,7 @@ class Fetched:
 
 
 if TYPE_CHECKING:
-    FetchResult = Fetched | Literal[Miss.NOT_MODIFIED, Miss.TOO_BIG] | None
+    FetchResult = Fetched | Large | Literal[Miss.NOT_MODIFIED] | None
 
 
 class Body(Protocol):
@@ -81,10 +95,13 @@ class Source(Protocol):
 
     async def fetch(self, key: str, known_etag: str | None, limit: int) -> FetchResult:
         """The object if it is at most `limit` bytes; NOT_MODIFIED if its ETag is still
-        `known_etag`; TOO_BIG; None if there is no such object."""
+        `known_etag`; Large if it is bigger; None if there is no such object."""
         ...
 
-    async def open(self, key: str) -> Body | None: ...
+    async def open(self, key: str, known: Stat | None = None) -> Body | None:
+        """The object for streaming; `known` is what a recent fetch said of it (a source
+        that can trust it saves a request)."""
+        ...
 
     async def aclose(self) -> None: ...
 
@@ -139,7 +156,7 @@ class LocalSource:
         if known_etag is not None and _local_etag(st) == known_etag:
             return Miss.NOT_MODIFIED
         if st.st_size > limit:
-            return Miss.TOO_BIG
+            return Large(_local_stat(st))
         try:
             fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
             with os.fdopen(fd, "rb") as f:
@@ -151,7 +168,7 @@ class LocalSource:
             return None  # replaced while we looked: the next request sees the new one
         return Fetched(data, _local_stat(fst))
 
-    async def open(self, key: str) -> Body | None:
+    async def open(self, key: str, known: Stat | None = None) -> Body | None:
         path = self._path(key)
         if path is None:
             return None
@@ -191,6 +208,88 @@ class _LocalBody:
 
     async def aclose(self) -> None:
         self._f.close()
+
+
+# -- object storage ------------------------------------------------------------------------
+
+
+def _stat_of(info: ObjectInfo) -> Stat:
+    return Stat(info.size, info.etag, info.modified)
+
+
+class StorageSource:
+    """A wheelhouse in object storage (`wheelhouse.store.storage.Storage`, az://). Reads
+    are conditional on the ETag held; a file's size is asked first (a HEAD) so that a big
+    wheel is never read whole, and the stat is trusted for streaming until revalidated
+    (a ranged read that finds another ETag ends the response short)."""
+
+    revalidate = 5.0
+
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+
+    def describe(self) -> str:
+        return self.storage.url
+
+    async def fetch(self, key: str, known_etag: str | None, limit: int) -> FetchResult:
+        try:
+            check_key(key)
+        except UsageError:
+            return None
+        if known_etag is None and not key.startswith("simple/"):
+            info = await self.storage.stat(key)
+            if info is None:
+                return None
+            if info.size > limit:
+                return Large(_stat_of(info))
+        try:
+            got = await self.storage.read(key, if_none_match=known_etag, max_bytes=limit)
+        except IntegrityError:  # over the limit (it grew since, or a page this big)
+            info = await self.storage.stat(key)
+            return None if info is None else Large(_stat_of(info))
+        if got is None:
+            return None
+        if got.data is None:
+            return Miss.NOT_MODIFIED
+        return Fetched(got.data, _stat_of(got.info))
+
+    async def open(self, key: str, known: Stat | None = None) -> Body | None:
+        try:
+            check_key(key)
+        except UsageError:
+            return None
+        if known is None:
+            info = await self.storage.stat(key)
+            if info is None:
+                return None
+            known = _stat_of(info)
+        return _StorageBody(self.storage, key, known)
+
+    async def aclose(self) -> None:
+        await self.storage.close()
+
+
+class _StorageBody:
+    def __init__(self, storage: Storage, key: str, st: Stat) -> None:
+        self._storage = storage
+        self._key = key
+        self.stat = st
+
+    async def chunks(self, start: int, length: int) -> AsyncIterator[bytes]:
+        stream = await self._storage.open_read(self._key, start, length)
+        if stream is None:
+            return
+        try:
+            if stream.info.etag != self.stat.etag:
+                log.warning("%s changed while being served: response ended short", self._key)
+                return
+            async for chunk in stream.chunks():
+                yield chunk
+        finally:
+            await stream.aclose()
+
+    async def aclose(self) -> None:
+        return None
 
 
 # -- the cache ---------------------------------------------------------------------------
@@ -233,7 +332,7 @@ class Cached:
 class _Entry:
     checked: float  # monotonic time the source was last asked
     source_etag: str | None  # what to revalidate with; None: the object was missing
-    value: Cached | Literal[Miss.TOO_BIG] | None
+    value: Cached | Large | None
 
 
 def content_etag(data: bytes) -> str:
@@ -272,8 +371,8 @@ class ObjectCache:
             return value if isinstance(value, Cached) else None
         return None
 
-    async def get(self, key: str, limit: int) -> Cached | Literal[Miss.TOO_BIG] | None:
-        """The object (or TOO_BIG: stream it; None: missing), asking the source if due."""
+    async def get(self, key: str, limit: int) -> Cached | Large | None:
+        """The object (or Large: stream it; None: missing), asking the source if due."""
         entry = self._entries.get(key)
         if entry is not None and self._clock() - entry.checked < self.revalidate:
             return entry.value
@@ -295,7 +394,14 @@ class ObjectCache:
 
     async def _refresh(self, key: str, old: _Entry | None, limit: int) -> _Entry:
         known = old.source_etag if old is not None else None
-        got = await self.source.fetch(key, known, limit)
+        try:
+            got = await self.source.fetch(key, known, limit)
+        except (WheelhouseError, OSError) as exc:
+            if old is None or old.value is None:
+                raise
+            log.warning("%s: %s; answering with what was read before", key, exc)
+            old.checked = self._clock()  # asked again after the interval, not every request
+            return old
         now = self._clock()
         if got is Miss.NOT_MODIFIED and old is not None:
             old.checked = now
@@ -306,8 +412,8 @@ class ObjectCache:
             etag = content_etag(got.data)
             cached = Cached(got.data, etag, got.stat.modified, self._headers_for(key, etag))
             return self._store(key, _Entry(now, got.stat.etag, cached), len(got.data))
-        if got is Miss.TOO_BIG:
-            return self._store(key, _Entry(now, None, Miss.TOO_BIG), 0)
+        if isinstance(got, Large):
+            return self._store(key, _Entry(now, None, got), 0)
         return self._store(key, _Entry(now, None, None), 0)
 
     def _store(self, key: str, entry: _Entry, size: int) -> _Entry:

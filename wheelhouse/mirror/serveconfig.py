@@ -14,6 +14,7 @@ from pathlib import Path
 
 from wheelhouse.errors import UsageError
 from wheelhouse.store.layout import Wheelhouse
+from wheelhouse.store.storage import is_remote, open_wheelhouse
 
 ENV_ROOT = "WHEELHOUSE_SERVE_ROOT"
 ENV_TOKEN = "WHEELHOUSE_SERVE_TOKEN"
@@ -27,7 +28,7 @@ LOG_FORMATS = ("text", "json")
 
 @dataclass(frozen=True)
 class ServeConfig:
-    root: Path
+    root: Path | str  # a folder, or an object storage URL (az://CONTAINER/PREFIX)
     token: str | None = None
     basic_auth: tuple[str, str] | None = None  # (user, password)
     log_format: str = "text"  # of the access log and the tool's own lines: text or json
@@ -40,7 +41,8 @@ class ServeConfig:
 
     def to_env(self) -> dict[str, str]:
         """The variables a worker process rebuilds this configuration from."""
-        env = {ENV_ROOT: str(Path(self.root).resolve())}
+        root = self.root if is_remote(self.root) else Path(self.root).resolve()
+        env = {ENV_ROOT: str(root)}
         if self.token:
             env[ENV_TOKEN] = self.token
         if self.basic_auth:
@@ -59,7 +61,7 @@ class ServeConfig:
         max_age = env.get(ENV_READY_MAX_AGE)
         revalidate = env.get(ENV_REVALIDATE)
         return cls(
-            root=Path(env[ENV_ROOT]),
+            root=env[ENV_ROOT] if is_remote(env[ENV_ROOT]) else Path(env[ENV_ROOT]),
             token=None if token is None else check_token(token, f"${ENV_TOKEN}"),
             basic_auth=None if basic is None else parse_basic_auth(basic, f"${ENV_BASIC}"),
             log_format=check_log_format(env.get(ENV_LOG_FORMAT, "text"), f"${ENV_LOG_FORMAT}"),
@@ -103,7 +105,7 @@ def parse_basic_auth(text: str, where: str = "--basic-auth") -> tuple[str, str]:
 
 
 def serve_config(
-    root: Path,
+    root: Path | str,
     token: str | None = None,
     basic_auth: str | None = None,
     env: Mapping[str, str] | None = None,
@@ -116,7 +118,9 @@ def serve_config(
     check_log_format(log_format)
     if ready_max_age is not None and not 0 <= ready_max_age < float("inf"):
         raise UsageError(f"--ready-max-age wants a number of seconds, not {ready_max_age!r}")
-    if not Wheelhouse(Path(root)).simple.is_dir():
+    if is_remote(root):
+        open_wheelhouse(root)  # the URL and the credentials' presence, checked (no network)
+    elif not Wheelhouse(Path(root)).simple.is_dir():
         raise UsageError(f"{root} has no simple/ index: run `wheelhouse sync` into it first")
     env = os.environ if env is None else env
     if token is not None:
@@ -130,7 +134,7 @@ def serve_config(
     token_where = "--token" if token is not None else f"${ENV_TOKEN}"
     token = token if given else (None if basic_text is not None else env.get(ENV_TOKEN))
     return ServeConfig(
-        root=Path(root),
+        root=root if is_remote(root) else Path(root),
         token=None if token is None else check_token(token, token_where),
         basic_auth=None if basic_text is None else parse_basic_auth(basic_text, basic_where),
         log_format=log_format,
