@@ -3,6 +3,8 @@ a small Python load generator in its own process).
 
   an index page (pip's Accept: the PEP 691 JSON page), a 304 for it, /health
   with 1 worker and with the default (one per CPU this process may use)
+  the same from a wheelhouse in Azure Blob Storage (Azurite on loopback, where installed:
+  `make azurite`), next to the local folder
   the same page from plain nginx on the same static tree (where nginx is installed)
 
 Run: .venv/bin/python bench/bench_serve.py [--seconds 5] [--conns 64] [--projects 200]
@@ -30,6 +32,7 @@ from wheelhouse.mirror.static_index import write_index
 from wheelhouse.store.layout import Wheelhouse
 
 PY = sys.executable
+ROOT = Path(__file__).resolve().parent.parent
 PIP_ACCEPT = (
     "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, "
     "text/html; q=0.01"
@@ -53,6 +56,40 @@ def make_wheelhouse(root: Path, projects: int) -> Wheelhouse:
                 zf.writestr(f"{info}/RECORD", "")
     write_index(wh, {})
     return wh
+
+
+def upload(root: Path, spec: str) -> None:
+    """The wheelhouse folder copied into object storage."""
+    import hashlib
+
+    from wheelhouse.store.storage import open_wheelhouse
+
+    async def main() -> None:
+        storage = open_wheelhouse(spec)
+        try:
+            for path in sorted(root.rglob("*")):
+                rel = path.relative_to(root).as_posix()
+                if not path.is_file() or rel.startswith("."):
+                    continue
+                if rel.startswith("files/"):
+                    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+                    await storage.put_file(rel, path, digest)
+                else:
+                    await storage.put_bytes(rel, path.read_bytes())
+        finally:
+            await storage.close()
+
+    asyncio.run(main())
+
+
+def make_container(connection: str, name: str) -> None:
+    from azure.storage.blob.aio import BlobServiceClient
+
+    async def main() -> None:
+        async with BlobServiceClient.from_connection_string(connection) as service:
+            await service.create_container(name)
+
+    asyncio.run(main())
 
 
 def free_port() -> int:
@@ -193,7 +230,8 @@ def serve_rows(
     """Page, 304 and /health for `spec` with one worker and with the default."""
     rows = []
     page = "/simple/bench0/"
-    for workers, wlabel in ((1, "1 worker"), (None, f"default workers ({default_workers()})")):
+    # the default, given explicitly: the same count, and comparable with a version before it
+    for workers, wlabel in ((1, "1 worker"), (default_workers(), f"{default_workers()} workers")):
         base = start_serve(spec, workers, procs)
         etag = httpx.get(base + page, headers={"Accept": PIP_ACCEPT}).headers["etag"]
         accept = {"Accept": PIP_ACCEPT}
@@ -222,6 +260,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--conns", type=int, default=64)
     parser.add_argument("--projects", type=int, default=200)
+    parser.add_argument("--no-blob", action="store_true", help="leave out the Azurite rows")
     parser.add_argument("--loadgen", help=argparse.SUPPRESS)
     parser.add_argument("--headers", default="{}", help=argparse.SUPPRESS)
     parser.add_argument("--status", type=int, default=200, help=argparse.SUPPRESS)
@@ -236,8 +275,22 @@ def main() -> None:
         work.chmod(0o755)  # nginx's workers may drop to another user
         wh = make_wheelhouse(work / "wh", args.projects)
         rows: list[tuple[str, float]] = []
+        sys.path.insert(0, str(ROOT))
+        from tests.azurite import azurite, connection_string, find_azurite
+
+        binary = None if args.no_blob else find_azurite()
         try:
             rows += serve_rows("serve (local folder)", str(wh.root), args, procs)
+            if binary is None:
+                if not args.no_blob:
+                    print("azurite-blob not found (make azurite): no blob storage rows")
+            else:
+                with azurite(binary, work / "azurite") as port:
+                    conn = connection_string(port)
+                    os.environ["AZURE_STORAGE_CONNECTION_STRING"] = conn
+                    make_container(conn, "bench")
+                    upload(wh.root, "az://bench/wh")
+                    rows += serve_rows("serve (blob, Azurite)", "az://bench/wh", args, procs)
             if shutil.which("nginx"):
                 nbase = start_nginx(wh.root, work / "nginx", default_workers(), procs)
                 url = f"{nbase}/simple/bench0/"

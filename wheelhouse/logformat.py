@@ -7,12 +7,18 @@ from __future__ import annotations
 import json
 import logging
 from datetime import datetime, timezone
+from typing import Any
+
+_second: list[Any] = [None, ""]  # the last whole second formatted, and its text
 
 
 def utc_time(created: float) -> str:
-    """A log time stamp: 2026-12-03T02:45:36.123Z."""
-    stamp = datetime.fromtimestamp(created, timezone.utc).isoformat(timespec="milliseconds")
-    return stamp.replace("+00:00", "Z")
+    """A log time stamp: 2026-12-03T02:45:36.123Z (the second's text made once a second)."""
+    whole = int(created)
+    if _second[0] != whole:
+        text = datetime.fromtimestamp(whole, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+        _second[:] = [whole, text]
+    return f"{_second[1]}.{int((created - whole) * 1000):03d}Z"
 
 
 class JsonFormatter(logging.Formatter):

@@ -348,3 +348,36 @@ def test_local_source_refuses_keys_that_leave_their_folder(synced: Synced, key: 
     from wheelhouse.mirror.servecache import LocalSource
 
     assert asyncio.run(LocalSource(synced.root).fetch(key, None, 1 << 20)) is None
+
+
+def test_access_lines_are_written_a_batch_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+    import io
+
+    from wheelhouse.mirror.serve import FLUSH_BYTES, BatchedStderr
+
+    out = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", out)
+    handler = BatchedStderr()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+
+    def record(text: str) -> logging.LogRecord:
+        return logging.LogRecord("wheelhouse.access", logging.INFO, "", 0, text, (), None)
+
+    async def main() -> None:
+        for i in range(3):
+            handler.handle(record(f"line {i}"))
+        assert out.getvalue() == ""  # held until the loop runs the flush
+        deadline = time.monotonic() + 10
+        while not out.getvalue() and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        assert out.getvalue() == "line 0\nline 1\nline 2\n"
+        handler.handle(record("x" * FLUSH_BYTES))  # a full batch goes at once
+        assert out.getvalue().endswith("x\n")
+        handler.handle(record("last"))
+        handler.close()  # and what is left, at shutdown
+
+    asyncio.run(main())
+    assert out.getvalue().endswith("x\nlast\n")
+    handler.handle(record("outside a loop"))
+    assert out.getvalue().endswith("outside a loop\n")

@@ -9,14 +9,17 @@ per-process cache (`servecache`) with their responses made once.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hmac
 import json
 import logging
 import os
 import re
+import sys
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
+from contextlib import nullcontext
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -173,26 +176,25 @@ class MirrorApp:
 
     def _log_access(self, scope: Scope, status: int, nbytes: int, started: float) -> None:
         """One access log line: text, or a JSON object; never a credential (no headers
-        are logged), request text escaped."""
-        client = (scope.get("client") or ("-", 0))[0]
+        are logged), request text escaped (so it needs no more escaping inside JSON)."""
+        client = _loggable(str((scope.get("client") or ("-", 0))[0]))
         qs = scope.get("query_string", b"").decode("latin-1")
         target = _loggable(scope["path"]) + (f"?{_loggable(qs)}" if qs else "")
         millis = (time.perf_counter() - started) * 1000
         method = _loggable(scope["method"])
         if self._json_log:
-            doc = {
-                "time": utc_time(time.time()),
-                "client": _loggable(str(client)),
-                "method": method,
-                "path": target,
-                "status": status,
-                "bytes": nbytes,
-                "duration_ms": round(millis, 3),
-            }
-            access_log.info("%s", json.dumps(doc))
+            line = (
+                f'{{"time": "{utc_time(time.time())}", "client": "{client}", '
+                f'"method": "{method}", "path": "{target}", "status": {status}, '
+                f'"bytes": {nbytes}, "duration_ms": {millis:.3f}}}'
+            )
+            record = access_log.makeRecord(access_log.name, logging.INFO, "", 0, line, (), None)
         else:
             fields = (client, method, target, status, nbytes, millis)
-            access_log.info('%s "%s %s" %d %d %.1fms', *fields)
+            record = access_log.makeRecord(
+                access_log.name, logging.INFO, "", 0, '%s "%s %s" %d %d %.1fms', fields, None
+            )
+        access_log.handle(record)  # made here: no search of the caller's frame per request
 
     async def handle(self, scope: Scope, send: Send) -> tuple[int, int]:
         """Answer one request; (status, body bytes sent)."""
@@ -443,9 +445,68 @@ async def _lifespan(receive: Receive, send: Send, source: Source) -> None:
         if message["type"] == "lifespan.startup":
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
+            flush_access_log()
             await source.aclose()
             await send({"type": "lifespan.shutdown.complete"})
             return
+
+
+FLUSH_SECONDS = 0.1  # the longest an access line waits in the batch
+FLUSH_BYTES = 1 << 16
+
+
+class BatchedStderr(logging.Handler):
+    """Log lines to stderr a batch at a time: written FLUSH_SECONDS after the first line of
+    a batch or once FLUSH_BYTES gathered (one system call per batch, not per request: at
+    10-20k requests/s a write and flush per line cost a third of the time). Outside an
+    event loop every line is written at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lines: list[str] = []
+        self._size = 0
+        self._timer: asyncio.TimerHandle | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record) + "\n"
+        except Exception:
+            self.handleError(record)
+            return
+        self._lines.append(line)
+        self._size += len(line)
+        if self._size >= FLUSH_BYTES:
+            self.flush()
+        elif self._timer is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                self.flush()
+                return
+            self._timer = loop.call_later(FLUSH_SECONDS, self.flush)
+
+    def flush(self) -> None:
+        with self.lock or nullcontext():
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            if not self._lines:
+                return
+            data, self._lines, self._size = "".join(self._lines), [], 0
+            try:
+                sys.stderr.write(data)
+                sys.stderr.flush()
+            except (OSError, ValueError):
+                pass  # stderr gone (closed at exit): nothing to tell it to
+
+    def close(self) -> None:
+        self.flush()
+        super().close()
+
+
+def flush_access_log() -> None:
+    for handler in access_log.handlers:
+        handler.flush()
 
 
 def _log_to_stderr(log_format: str, level: int | None = None) -> None:
@@ -454,9 +515,9 @@ def _log_to_stderr(log_format: str, level: int | None = None) -> None:
     too, as text or JSON. Handlers set up already are kept."""
     access = logging.getLogger("wheelhouse.access")
     if not access.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        access.addHandler(handler)
+        batched = BatchedStderr()
+        batched.setFormatter(logging.Formatter("%(message)s"))
+        access.addHandler(batched)
         access.propagate = False
     if level is None:
         return
