@@ -69,18 +69,31 @@ def load_catalog(wheelhouse: Wheelhouse) -> dict[str, FileRecord]:
     if not path.is_file():
         return {}
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        return {r["filename"]: FileRecord.from_dict(r) for r in doc["files"]}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, ValueError) as exc:
         raise UsageError(f"{path}: unreadable wheelhouse catalog ({exc}); remove it") from exc
+    return parse_catalog(text, str(path))
 
 
-def save_catalog(wheelhouse: Wheelhouse, records: Mapping[str, FileRecord]) -> None:
+def parse_catalog(text: str, where: str) -> dict[str, FileRecord]:
+    """The records of a catalog's text (`where` names it in the error)."""
+    try:
+        doc = json.loads(text)
+        return {r["filename"]: FileRecord.from_dict(r) for r in doc["files"]}
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+        raise UsageError(f"{where}: unreadable wheelhouse catalog ({exc}); remove it") from exc
+
+
+def catalog_text(records: Mapping[str, FileRecord]) -> str:
     doc = {
         "format": CATALOG_FORMAT,
         "files": [records[name].to_dict() for name in sorted(records)],
     }
-    text = json.dumps(doc, indent=1, sort_keys=True) + "\n"
+    return json.dumps(doc, indent=1, sort_keys=True) + "\n"
+
+
+def save_catalog(wheelhouse: Wheelhouse, records: Mapping[str, FileRecord]) -> None:
+    text = catalog_text(records)
     try:
         if wheelhouse.catalog_path.read_text(encoding="utf-8") == text:
             return  # unchanged: no rewrite, no fsync
