@@ -1,6 +1,7 @@
 """`serve --wheelhouse az://CONTAINER/PREFIX` against Azurite: the same answers as from a
-folder, pages held and revalidated by ETag, files streamed with Range; two processes on one
-container, Python 3.7's pip installing through either, and through one when the other died."""
+folder, pages held and revalidated by ETag, files streamed with Range; a lock synced into a
+container, two processes serving it, Python 3.7's pip installing with hashes through either,
+and through one when the other died."""
 
 from __future__ import annotations
 
@@ -18,9 +19,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.helpers import Synced, run_mirror, write_requirements
+from tests.helpers import Synced, config_for, run_mirror, write_pylock, write_requirements
 from wheelhouse.mirror.serve import MirrorApp
 from wheelhouse.mirror.serveconfig import ServeConfig
+from wheelhouse.mirror.sync import sync
 from wheelhouse.store.storage import open_wheelhouse
 
 JSON = "application/vnd.pypi.simple.v1+json"
@@ -169,13 +171,16 @@ def test_two_servers_on_one_container_and_pip_37(
     synced: Synced, container: str, python37: str, tmp_path: Path
 ) -> None:
     spec = f"az://{container}/wh"
-    upload(synced.root, spec)
+    pylock = write_pylock(tmp_path / "pylock.toml", synced.lock)  # its URLs: the upstream's
+    report = sync([pylock], spec, config=config_for("http://127.0.0.1:9"))
+    assert report.ok and len(report.downloaded) == len(synced.wheels), report.failed
     lock = write_requirements(tmp_path / "requirements.lock", synced.lock)
     venv = tmp_path / "venv37"
     subprocess.run([python37, "-m", "venv", str(venv)], check=True, timeout=300)
     first, base1 = _start(spec, 2, tmp_path / "first.log")
     second, base2 = _start(spec, 1, tmp_path / "second.log")
     try:
+        assert httpx.get(f"{base1}/ready").json()["age_seconds"] < 600  # sync's stamp
         for i, base in enumerate((base1, base2)):
             _pip_install(python37, venv, base, lock, tmp_path / f"t{i}")
             for w in synced.wheels:
