@@ -89,6 +89,12 @@ def main() -> int:
             ["bench/bench_mirror.py"]
             + (["--files", "8", "--big-mb", "50", "--seconds", "1"] if args.quick else []),
         ),
+        # sync into Azure Blob Storage (Azurite) beside a sync into a folder
+        "blob": run(
+            "blob",
+            ["bench/bench_blob.py", "--runs", "1" if args.quick else "2"]
+            + (["--files", "8", "--big-mb", "16"] if args.quick else []),
+        ),
         "bounds": run("bounds", ["bench/bench_bounds.py"]),
         # the image kept: the scenario sets' locks beside uv given the image as constraints
         "keep-image": run("keep-image", ["bench/bench_scenarios.py", "--runs", runs]),

@@ -253,8 +253,8 @@ async def _sync(
             if name is not None and name not in differ:
                 skipped.append(name)
                 emit(SyncEvent("skip", name))
-            elif w.filename not in differ or options.repair:
-                todo.append(w)
+            elif name is None and (options.repair or w.filename not in differ):
+                todo.append(w)  # (what differs is left as it is without --repair)
         wh = Wheelhouse(staging)
         wh.create()
         run = await _sync_all(wh, todo, config, options, progress, transport, {})
