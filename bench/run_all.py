@@ -95,6 +95,10 @@ def main() -> int:
             ["bench/bench_blob.py", "--runs", "1" if args.quick else "2"]
             + (["--files", "8", "--big-mb", "16"] if args.quick else []),
         ),
+        # serve's requests/s: 1 and the default workers, a folder and blob storage, nginx
+        "serve": run(
+            "serve", ["bench/bench_serve.py"] + (["--seconds", "1"] if args.quick else [])
+        ),
         "bounds": run("bounds", ["bench/bench_bounds.py"]),
         # the image kept: the scenario sets' locks beside uv given the image as constraints
         "keep-image": run("keep-image", ["bench/bench_scenarios.py", "--runs", runs]),
