@@ -111,6 +111,13 @@ def test_serving_from_blob_storage(synced: Synced, container: str) -> None:
         clock.now += 10
         again = c.get("/simple/pkg0/", headers={"Accept": JSON})
         assert again.status_code == 200 and again.json()["name"] == "pkg0"
+        # a held file is revalidated by its ETag too: unchanged, then replaced
+        meta_etag = meta.headers["etag"]
+        assert c.get(f"/files/{wheel.name}.metadata").headers["etag"] == meta_etag
+        put(spec, f"files/{wheel.name}.metadata", b"Name: pkg1\nVersion: 9\n")
+        clock.now += 10
+        changed = c.get(f"/files/{wheel.name}.metadata", headers={"If-None-Match": meta_etag})
+        assert changed.status_code == 200 and changed.content == b"Name: pkg1\nVersion: 9\n"
 
 
 def test_ready_without_an_index_in_the_container(container: str) -> None:

@@ -218,10 +218,11 @@ def _stat_of(info: ObjectInfo) -> Stat:
 
 
 class StorageSource:
-    """A wheelhouse in object storage (`wheelhouse.store.storage.Storage`, az://). Reads
-    are conditional on the ETag held; a file's size is asked first (a HEAD) so that a big
-    wheel is never read whole, and the stat is trusted for streaming until revalidated
-    (a ranged read that finds another ETag ends the response short)."""
+    """A wheelhouse in object storage (`wheelhouse.store.storage.Storage`, az://). A page is
+    read again conditionally on the ETag held; of a file the size and ETag are asked first
+    (a HEAD, which is also its revalidation), so that a big wheel is never read whole; that
+    stat is trusted for streaming until due again (a ranged read that finds another ETag
+    ends the response short)."""
 
     revalidate = 5.0
 
@@ -236,12 +237,15 @@ class StorageSource:
             check_key(key)
         except UsageError:
             return None
-        if known_etag is None and not key.startswith("simple/"):
+        if not key.startswith("simple/"):  # a file may be big: its size (and ETag) first
             info = await self.storage.stat(key)
             if info is None:
                 return None
+            if info.etag == known_etag:
+                return Miss.NOT_MODIFIED
             if info.size > limit:
                 return Large(_stat_of(info))
+            known_etag = None
         try:
             got = await self.storage.read(key, if_none_match=known_etag, max_bytes=limit)
         except IntegrityError:  # over the limit (it grew since, or a page this big)
