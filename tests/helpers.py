@@ -31,10 +31,10 @@ from wheelhouse.net.pipconfig import IndexConfig
 
 
 def isolate(monkeypatch: pytest.MonkeyPatch, cache: Path) -> None:
-    """Turn off pip's configuration, netrc, proxies and the shared cache (also for fixtures
-    wider than one test, which run before the autouse one)."""
+    """Turn off pip's configuration, netrc, proxies, the shared cache and any Azure storage
+    account (also for fixtures wider than one test, which run before the autouse one)."""
     for name in list(os.environ):
-        if name.startswith(("PIP_", "UV_", "WHEELHOUSE_")) or name in (
+        if name.startswith(("PIP_", "UV_", "WHEELHOUSE_", "AZURE_STORAGE_")) or name in (
             "HTTP_PROXY",
             "HTTPS_PROXY",
             "http_proxy",

@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import os
 import threading
 from collections.abc import Coroutine
 from pathlib import Path
@@ -140,8 +141,6 @@ def test_a_killed_sync_s_lease_does_not_block_the_next_one(
 
 
 def _env() -> dict[str, str]:
-    import os
-
     return {"AZURE_STORAGE_CONNECTION_STRING": os.environ["AZURE_STORAGE_CONNECTION_STRING"]}
 
 
@@ -286,13 +285,18 @@ def test_sync_verify_repair_on_blob_storage(
 def test_install_verify_and_pack_from_blob_storage(
     container: str, two_locks: tuple[str, Path, Path, list[Path]], tmp_path: Path
 ) -> None:
-    url, a, _, _ = two_locks
+    url, a, b, wheels = two_locks
     az = f"az://{container}/wh"
-    assert main(["-q", "sync", str(a), "--wheelhouse", az, "-i", f"{url}/simple"]) == 0
+    argv = ["-q", "sync", str(a), str(b), "--wheelhouse", az, "-i", f"{url}/simple"]
+    assert main(argv) == 0
     out = tmp_path / "out"
     assert main(["-q", "install", str(a), "--wheelhouse", az, "--target", str(out)]) == 0
     site = out / "lib" / "python3.7" / "site-packages"
     assert (site / "pkg0" / "__init__.py").is_file()
+    # read through a local copy of the files lock A pins, not of the whole wheelhouse
+    cache = Path(os.environ["WHEELHOUSE_CACHE_DIR"])
+    copied = {p.name for p in cache.glob("copies/*/files/*")}
+    assert copied == {w.name for w in wheels[:2]}
     assert main(["-q", "verify", str(out), "--lock", str(a), "--wheelhouse", az]) == 0
     artifact = f"az://{container}/artifacts/myenv.tar.gz"
     assert main(["-q", "pack", str(out), "-o", artifact]) == 0
@@ -351,3 +355,55 @@ def test_no_credentials_through_the_cli(
 def test_a_bad_az_url_is_refused_by_the_cli(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["prune", "--wheelhouse", "az://UPPER/x", "--keep", "x.lock"]) == 2
     assert "az://UPPER/x" in capsys.readouterr().err
+
+
+def test_a_held_lease_is_renewed_past_its_duration(container: str) -> None:
+    az = f"az://{container}/wh"
+
+    async def go() -> None:
+        s = BlobStorage(parse_blob_url(az), env=_env(), lease_seconds=15)
+        t = open_wheelhouse(az)
+        try:
+            async with s.writer_lock() as held:
+                await asyncio.sleep(17)  # past the lease's 15 s: held only if renewed
+                from wheelhouse.store.storage import WriterBusy
+
+                with pytest.raises(WriterBusy):
+                    async with t.writer_lock(wait=0):
+                        pass
+                held.check()
+        finally:
+            await s.close()
+            await t.close()
+
+    run(go())
+
+
+def test_prune_of_an_empty_container_says_it_is_no_wheelhouse(
+    container: str, two_locks: tuple[str, Path, Path, list[Path]]
+) -> None:
+    from wheelhouse.errors import UsageError
+
+    with pytest.raises(UsageError, match=f"az://{container}/wh is not a wheelhouse"):
+        prune(f"az://{container}/wh", [two_locks[1]])
+
+
+def test_an_account_url_without_azure_identity_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sys
+
+    from wheelhouse.errors import UsageError
+
+    monkeypatch.setitem(sys.modules, "azure.identity.aio", None)  # as if not installed
+    env = {"AZURE_STORAGE_ACCOUNT_URL": "https://example.invalid"}
+
+    async def go() -> None:
+        s = open_wheelhouse("az://wheels/x", env=env)
+        try:
+            await s.stat("wheelhouse.json")
+        finally:
+            await s.close()
+
+    with pytest.raises(UsageError, match=r"wheelhouse\[azure-identity\]"):
+        run(go())

@@ -154,3 +154,18 @@ def test_the_writer_lock_keeps_a_second_writer_out_for_a_bounded_time(
             await t.close()
 
     run(go())
+
+
+def test_a_folder_s_lock_is_one_lock_for_sync_s_and_the_storage_s(tmp_path: Path) -> None:
+    from wheelhouse.store.layout import Wheelhouse, writer_lock
+
+    async def go() -> None:
+        s = LocalStorage(tmp_path / "wh")
+        async with s.writer_lock():
+            busy = pytest.raises(WriterBusy, match="another sync or prune")
+            with busy, writer_lock(Wheelhouse(tmp_path / "wh"), wait=0.5):
+                pass
+        with writer_lock(Wheelhouse(tmp_path / "wh"), wait=0):
+            pass
+
+    run(go())

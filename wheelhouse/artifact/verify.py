@@ -44,10 +44,11 @@ def verify(
     """
     path = Path(path)
     if wheelhouse is not None:
+        from wheelhouse.artifact.install import lock_hashes
         from wheelhouse.net.cache import default_cache_dir
         from wheelhouse.store.copy import local_wheelhouse
 
-        wheelhouse = local_wheelhouse(wheelhouse, default_cache_dir())
+        wheelhouse = local_wheelhouse(wheelhouse, default_cache_dir(), lock_hashes(lock))
     if path.is_file():
         with tempfile.TemporaryDirectory(prefix="wheelhouse-verify-") as tmp:
             # modes as the archive has them: the tree's mode check reports any it should not

@@ -28,17 +28,17 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from wheelhouse.errors import IntegrityError, NetworkError, UsageError, WheelhouseError
+from wheelhouse.store.layout import LOCK_WAIT, WriterBusy, busy
 from wheelhouse.store.storage import (
     LOCK_KEY,
-    LOCK_WAIT,
+    MAX_LISTED,
     BlobLocation,
     Fetched,
     ObjectInfo,
     Stream,
-    WriterBusy,
     WriterLock,
     check_key,
 )
@@ -54,6 +54,20 @@ BLOCK = 4 << 20  # bytes a staged block holds (and the most a ranged read buffer
 SINGLE_PUT = 4 << 20  # files up to this size go in one Put Blob
 LEASE_SECONDS = 60  # Azure allows 15 to 60 (or infinite, which a killed writer would keep)
 SHA256_META = "sha256"
+
+
+def _read_hashed(path: Path, limit: int) -> tuple[bytes, str]:
+    """A small file's bytes (at most `limit` + 1) and their sha256, off the event loop."""
+    with open(path, "rb") as f:
+        data = f.read(limit + 1)
+    return data, hashlib.sha256(data).hexdigest()
+
+
+def _read_block(f: BinaryIO, whole: Any) -> tuple[bytes, str]:
+    """The next block of `f`, added to the `whole` hash, and the block's own sha256."""
+    chunk = f.read(BLOCK)
+    whole.update(chunk)
+    return chunk, hashlib.sha256(chunk).hexdigest()
 
 
 def _code(exc: BaseException) -> str:
@@ -328,12 +342,14 @@ class BlobStorage:
             check_key(prefix.rstrip("/") or ".")
         base = f"{self.location.prefix}/" if self.location.prefix else ""
         full = base + prefix
-        out = []
+        out: list[ObjectInfo] = []
         with self._azure(prefix):
             async for props in self._client().list_blobs(
                 name_starts_with=full, include=["metadata"]
             ):
                 key = self._key(props.name)
+                if len(out) >= MAX_LISTED:
+                    raise UsageError(f"{self.where(prefix)}: over {MAX_LISTED} blobs listed")
                 if key != LOCK_KEY:
                     out.append(self._info(key, props))
         return sorted(out, key=lambda i: i.key)
@@ -358,9 +374,9 @@ class BlobStorage:
         size = path.stat().st_size
         with self._azure(key):
             if size <= SINGLE_PUT:
-                data = await asyncio.to_thread(path.read_bytes)
-                self._check(key, hashlib.sha256(data).hexdigest(), sha256)
-                await blob.upload_blob(
+                data, digest = await asyncio.to_thread(_read_hashed, path, SINGLE_PUT)
+                self._check(key, digest, sha256)
+                answer = await blob.upload_blob(
                     data,
                     overwrite=True,
                     metadata={SHA256_META: sha256},
@@ -369,10 +385,27 @@ class BlobStorage:
                 )
                 if progress is not None:
                     progress(len(data))
+                size = len(data)
             else:
-                await self._put_blocks(key, blob, path, sha256, content_type, progress)
-            props = await blob.get_blob_properties()
-        return self._info(key, props)
+                answer, size = await self._put_blocks(
+                    key, blob, path, sha256, content_type, progress
+                )
+        return self._written(key, size, answer, sha256, content_type)
+
+    def _written(
+        self, key: str, size: int, answer: Any, sha256: str | None, content_type: str | None
+    ) -> ObjectInfo:
+        """The info of a blob just written, from the service's answer (no second request)."""
+        etag = str(answer.get("etag") or "")
+        when = answer.get("last_modified")
+        return ObjectInfo(
+            key=key,
+            size=size,
+            etag=etag if etag.startswith('"') else f'"{etag}"',
+            modified=when.timestamp() if when is not None else time.time(),
+            sha256=sha256,
+            content_type=content_type or "application/octet-stream",
+        )
 
     def _check(self, key: str, got: str, expected: str) -> None:
         if got != expected:
@@ -389,15 +422,21 @@ class BlobStorage:
         sha256: str,
         content_type: str | None,
         progress: Callable[[int], None] | None,
-    ) -> None:
+    ) -> tuple[Any, int]:
+        """Stage the file's blocks (skipping those an earlier try staged), then commit them
+        if the whole hashes to `sha256`: the service's answer and the size."""
         staged = await self._uncommitted(blob)
         whole = hashlib.sha256()
         ids = []
+        size = 0
         with open(path, "rb") as f:
             index = 0
-            while chunk := await asyncio.to_thread(f.read, BLOCK):
-                whole.update(chunk)
-                block_id = f"{index:05d}-{hashlib.sha256(chunk).hexdigest()[:48]}"
+            while True:
+                chunk, digest = await asyncio.to_thread(_read_block, f, whole)
+                if not chunk:
+                    break
+                size += len(chunk)
+                block_id = f"{index:05d}-{digest[:48]}"
                 if staged.get(block_id) != len(chunk):
                     await blob.stage_block(block_id, chunk, validate_content=True)
                 else:
@@ -407,9 +446,10 @@ class BlobStorage:
                 ids.append(block_id)
                 index += 1
         self._check(key, whole.hexdigest(), sha256)
-        await blob.commit_block_list(
+        answer = await blob.commit_block_list(
             ids, metadata={SHA256_META: sha256}, content_settings=self._settings(content_type)
         )
+        return answer, size
 
     async def _uncommitted(self, blob: Any) -> dict[str, int]:
         """Blocks staged by an earlier, interrupted upload: ID -> size."""
@@ -428,14 +468,13 @@ class BlobStorage:
     ) -> ObjectInfo:
         blob = self._client().get_blob_client(self._name(key))
         with self._azure(key):
-            await blob.upload_blob(
+            answer = await blob.upload_blob(
                 data,
                 overwrite=True,
                 content_settings=self._settings(content_type),
                 validate_content=True,
             )
-            props = await blob.get_blob_properties()
-        return self._info(key, props)
+        return self._written(key, len(data), answer, None, content_type)
 
     async def delete(self, key: str) -> None:
         from azure.core.exceptions import ResourceNotFoundError
@@ -476,10 +515,11 @@ class BlobStorage:
                     if exc.status_code != 409:  # LeaseAlreadyPresent
                         raise
                 if time.monotonic() >= deadline:
-                    raise WriterBusy(
-                        f"{self.url}: another sync or prune held the wheelhouse for {wait:.0f} s "
-                        f"(a lease on {where}; one left by a killed writer ends within "
-                        f"{self.lease_seconds} s): try again later"
+                    raise busy(
+                        self.url,
+                        wait,
+                        f" (a lease on {where}; one left by a killed writer ends within "
+                        f"{self.lease_seconds} s)",
                     )
                 if not said:
                     log.info("waiting for another wheelhouse writer on %s", self.url)

@@ -15,8 +15,6 @@ two writers apart and gives up after a bounded wait.
 from __future__ import annotations
 
 import asyncio
-import errno
-import fcntl
 import hashlib
 import os
 import re
@@ -29,16 +27,19 @@ from typing import Protocol
 
 from wheelhouse.errors import IntegrityError, UsageError, WheelhouseError
 from wheelhouse.files import AtomicFile, atomic_write, os_error_text
+from wheelhouse.store.layout import (
+    LOCK_POLL,
+    LOCK_WAIT,
+    Wheelhouse,
+    busy,
+    open_lock,
+    try_lock,
+)
+from wheelhouse.store.layout import WriterBusy as WriterBusy  # part of this module's API
 
 CHUNK = 1 << 20  # bytes a streamed read yields at a time (at most)
-LOCK_KEY = ".wheelhouse-lock"
-LOCK_WAIT = 300.0  # seconds a writer waits for another one before giving up
-
-
-class WriterBusy(WheelhouseError):
-    """Another sync or prune held the wheelhouse's writer lock for the whole wait."""
-
-    exit_code = 1
+LOCK_KEY = ".wheelhouse-lock"  # the lock file (a folder) or leased blob (object storage)
+MAX_LISTED = 1_000_000  # objects a listing takes before it refuses (a few hundred MB)
 
 
 @dataclass(frozen=True)
@@ -329,6 +330,8 @@ class LocalStorage:
                 full = Path(dirpath) / name
                 key = full.relative_to(self.root).as_posix()
                 if key.startswith(prefix):
+                    if len(out) >= MAX_LISTED:
+                        raise UsageError(f"{self.root}: over {MAX_LISTED} files under {prefix}")
                     try:
                         out.append(self._info(key, full.stat()))
                     except FileNotFoundError:
@@ -377,23 +380,15 @@ class LocalStorage:
 
     @asynccontextmanager
     async def writer_lock(self, wait: float = LOCK_WAIT) -> AsyncIterator[WriterLock]:
-        self.root.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.root / LOCK_KEY, os.O_RDWR | os.O_CREAT, 0o644)
+        """The same lock as `wheelhouse.store.layout.writer_lock`, waited for without
+        blocking the event loop."""
+        fd = open_lock(Wheelhouse(self.root))
         try:
             deadline = time.monotonic() + wait
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except OSError as exc:
-                    if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                        raise
+            while not try_lock(fd):
                 if time.monotonic() >= deadline:
-                    raise WriterBusy(
-                        f"{self.root}: another sync or prune held the wheelhouse for "
-                        f"{wait:.0f} s; try again when it is done"
-                    )
-                await asyncio.sleep(0.2)
+                    raise busy(self.root, wait)
+                await asyncio.sleep(LOCK_POLL)
             yield _LocalLock()
         finally:
             os.close(fd)  # closing releases the lock
