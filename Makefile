@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo check test lint typecheck bench clean
+.PHONY: demo check test lint typecheck bench clean azurite
 
 # -qq: pip says nothing unless something fails (its warnings about this machine's extra
 # file:// indexes lacking a project, for one, are not the set-up's business)
@@ -31,7 +31,19 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: $(STAMP)
+# Azurite (the Azure Storage emulator) for the tests of az:// wheelhouses, from npm into
+# .ci/node, where npm is present (the tests skip without it, and fail under CI=true)
+AZURITE := .ci/node/node_modules/.bin/azurite-blob
+$(AZURITE):
+	@if command -v npm >/dev/null; then \
+	    echo "installing azurite into .ci/node (once)"; \
+	    mkdir -p .ci/node && npm install --silent --no-audit --no-fund --prefix .ci/node \
+	        azurite@3 >/dev/null; \
+	else echo "npm not found: the az:// tests will be skipped"; fi
+
+azurite: $(AZURITE)
+
+test: $(STAMP) azurite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 check: lint typecheck test
@@ -40,4 +52,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .demo
+	rm -rf $(VENV) .ci/node .mypy_cache .ruff_cache .pytest_cache .demo

@@ -90,6 +90,16 @@ def main() -> int:
             ["bench/bench_mirror.py"]
             + (["--files", "8", "--big-mb", "50", "--seconds", "1"] if args.quick else []),
         ),
+        # sync into Azure Blob Storage (Azurite) beside a sync into a folder
+        "blob": run(
+            "blob",
+            ["bench/bench_blob.py", "--runs", "1" if args.quick else "2"]
+            + (["--files", "8", "--big-mb", "16"] if args.quick else []),
+        ),
+        # serve's requests/s: 1 and the default workers, a folder and blob storage, nginx
+        "serve": run(
+            "serve", ["bench/bench_serve.py"] + (["--seconds", "1"] if args.quick else [])
+        ),
         "bounds": run("bounds", ["bench/bench_bounds.py"]),
         # index pages: plain nginx, the generated nginx configuration, serve (default workers)
         "nginx": run(

@@ -155,3 +155,50 @@ def clients(python37: str, tmp_path_factory: pytest.TempPathFactory) -> Callable
         return made[client_id]
 
     return get
+
+
+@pytest.fixture(scope="session")
+def azurite_connection(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A connection string to Azurite's blob service, started for this session on a loopback
+    port. Skipped where Azurite is missing (`make check` installs it with npm); under
+    CI=true that is a failure, not a skip."""
+    from tests.azurite import azurite, ci, connection_string, find_azurite
+
+    binary = find_azurite()
+    if binary is None:
+        message = (
+            "azurite-blob not found (npm install azurite into .ci/node: `make azurite`, "
+            "which needs node and npm)"
+        )
+        if ci():
+            pytest.fail(message)
+        pytest.skip(message)
+    with azurite(binary, tmp_path_factory.mktemp("azurite")) as port:
+        yield connection_string(port)
+
+
+@pytest.fixture
+def blob_env(azurite_connection: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The environment that points az:// at Azurite, set for this test (and returned)."""
+    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", azurite_connection)
+    monkeypatch.delenv("AZURE_STORAGE_ACCOUNT_URL", raising=False)
+    return {"AZURE_STORAGE_CONNECTION_STRING": azurite_connection}
+
+
+@pytest.fixture
+def container(blob_env: dict[str, str]) -> str:
+    """A new, empty container in Azurite: its name."""
+    import asyncio
+    import uuid
+
+    from azure.storage.blob.aio import BlobServiceClient
+
+    name = f"wh-{uuid.uuid4().hex[:20]}"
+
+    async def make() -> None:
+        conn = blob_env["AZURE_STORAGE_CONNECTION_STRING"]
+        async with BlobServiceClient.from_connection_string(conn) as service:
+            await service.create_container(name)
+
+    asyncio.run(make())
+    return name

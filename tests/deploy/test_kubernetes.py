@@ -14,7 +14,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.deploy.tools import DEPLOY, need, parse_cli, peer_merged
+from tests.deploy.tools import DEPLOY, need, parse_cli
 from tests.helpers import Synced, run_mirror
 from wheelhouse.mirror.serveconfig import ServeConfig
 
@@ -151,6 +151,4 @@ def test_probe_paths_answer(served: str) -> None:
     for probe in ("readinessProbe", "livenessProbe"):
         path = container[probe]["httpGet"]["path"]
         status = httpx.get(served + path).status_code
-        if path == "/ready" and not peer_merged("serve"):
-            continue  # /ready comes with serve's --ready-max-age (another branch of issue 11)
         assert status == 200, (probe, path, status)

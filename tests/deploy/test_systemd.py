@@ -91,7 +91,7 @@ def test_commands_parse() -> None:
     serve = parse_cli(_argv(UNITS / "wheelhouse-serve.service"))
     sync = parse_cli(_argv(UNITS / "wheelhouse-sync.service"))
     assert (serve.command, sync.command) == ("serve", "sync")
-    assert serve.wheelhouse == sync.wheelhouse  # the job writes what the service reads
+    assert str(serve.wheelhouse) == str(sync.wheelhouse)  # the job writes what the service reads
     assert sync.json
     state = Path("/var/lib") / _unit(UNITS / "wheelhouse-sync.service")["Service"]["StateDirectory"]
     assert sync.wheelhouse == state

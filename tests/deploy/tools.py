@@ -30,14 +30,6 @@ def need(tool: str, why: str) -> str:
     pytest.skip(message)
 
 
-# Options of `serve` another branch of issue 11 adds (the manifests and units use them):
-# parsed for real once that branch is merged; until then left out of the parse, each with
-# its one value, so that everything else is still checked.
-PEER_OPTIONS = {
-    "serve": {"--log-format", "--ready-max-age"},
-}
-
-
 def command_options(command: str) -> set[str]:
     """The option strings `wheelhouse COMMAND` accepts."""
     sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
@@ -46,20 +38,4 @@ def command_options(command: str) -> set[str]:
 
 def parse_cli(argv: Sequence[str]) -> argparse.Namespace:
     """`wheelhouse ARGV...` parsed by wheelhouse's own parser (a bad option fails the test)."""
-    argv = list(argv)
-    pending = PEER_OPTIONS.get(argv[0], set()) - command_options(argv[0]) if argv else set()
-    kept: list[str] = []
-    skip = False
-    for arg in argv:
-        if skip:
-            skip = False
-        elif arg.split("=", 1)[0] in pending:
-            skip = "=" not in arg
-        else:
-            kept.append(arg)
-    return build_parser().parse_args(kept)
-
-
-def peer_merged(command: str) -> bool:
-    """True once every option the other branch adds to `command` is here."""
-    return PEER_OPTIONS.get(command, set()) <= command_options(command)
+    return build_parser().parse_args(list(argv))

@@ -79,14 +79,16 @@ class InstallResult:
 
 def install_lock(
     lock: Lock,
-    wheelhouse: Path,
+    wheelhouse: Path | str,
     target: Path,
     options: InstallOptions = InstallOptions(),
     progress: Progress | None = None,
 ) -> InstallResult:
-    """Make `target` hold exactly the lock's to-install distributions."""
+    """Make `target` hold exactly the lock's to-install distributions, from a wheelhouse
+    folder or az://CONTAINER/PREFIX (through a local copy in the cache)."""
     if options.jobs < 0:
         raise UsageError(f"jobs: {options.jobs}: give 0 (one per CPU) or more")
+    wheelhouse = _local(wheelhouse, lock)
     # each wheel's lock hash is checked by the process that unpacks it, on the bytes it unpacks
     wheels = plan_install(lock, wheelhouse, hash_later=True)
     minor = lock.target.python_minor
@@ -116,6 +118,20 @@ def install_lock(
     return InstallResult(
         target, TargetLayout(target, minor), wheels, removed, manifest, tuple(shared)
     )
+
+
+def _local(wheelhouse: Path | str, lock: Lock) -> Path:
+    """The folder to read the wheelhouse from (for one in object storage, a local copy of
+    the files the lock pins)."""
+    from wheelhouse.net.cache import default_cache_dir
+    from wheelhouse.store.copy import local_wheelhouse
+
+    return local_wheelhouse(wheelhouse, default_cache_dir(), lock_hashes(lock))
+
+
+def lock_hashes(lock: Lock) -> set[str]:
+    """The sha256 of every file the lock pins."""
+    return {f.sha256 for pin in lock.pins for f in pin.files}
 
 
 def _staging_beside(target: Path) -> Path:

@@ -23,13 +23,14 @@ from wheelhouse.artifact.manifest import MANIFEST_NAME, compare_tree, read_manif
 from wheelhouse.artifact.modes import mode_problem, tree_mode_problems
 from wheelhouse.errors import IntegrityError, UsageError
 from wheelhouse.files import AtomicFile
+from wheelhouse.store.storage import is_remote
 
 _CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
 class PackResult:
-    path: Path
+    path: Path | str  # the file, or the az:// URL of the blob it was uploaded to
     sha256: str
     size: int
     files: int
@@ -43,8 +44,12 @@ def source_date_epoch() -> int:
         raise UsageError(f"SOURCE_DATE_EPOCH is not a whole number: {text!r}") from exc
 
 
-def pack_tree(root: Path, output: Path, mtime: int | None = None) -> PackResult:
-    """Write root (checked against its manifest first) as a reproducible tar.gz."""
+def pack_tree(root: Path, output: Path | str, mtime: int | None = None) -> PackResult:
+    """Write root (checked against its manifest first) as a reproducible tar.gz: a file, or
+    az://CONTAINER/[PATH/]NAME.tar.gz (made locally, then uploaded: the blob appears only
+    complete and with the archive's hash)."""
+    if is_remote(output):
+        return _pack_to_storage(root, str(output), mtime)
     root = Path(root)
     output = Path(output)
     if not root.is_dir():
@@ -76,6 +81,29 @@ def pack_tree(root: Path, output: Path, mtime: int | None = None) -> PackResult:
         digest, size = out.hexdigest(), out.size
         out.commit()
     return PackResult(Path(output), digest, size, sum(1 for e in entries if not e[2]))
+
+
+def _pack_to_storage(root: Path, url: str, mtime: int | None) -> PackResult:
+    import asyncio
+
+    from wheelhouse.store.storage import AZ_SCHEME, open_wheelhouse, parse_blob_url
+
+    where = parse_blob_url(url)
+    folder, _, name = where.prefix.rpartition("/")
+    if not name:
+        raise UsageError(f"{url}: -o names the artifact's blob: az://CONTAINER/NAME.tar.gz")
+    storage = open_wheelhouse(f"{AZ_SCHEME}{where.container}/{folder}")
+
+    async def upload(path: Path, sha256: str) -> None:
+        try:
+            await storage.put_file(name, path, sha256, content_type="application/gzip")
+        finally:
+            await storage.close()
+
+    with tempfile.TemporaryDirectory(prefix="wheelhouse-pack-") as tmp:
+        made = pack_tree(root, Path(tmp) / name, mtime)
+        asyncio.run(upload(Path(made.path), made.sha256))
+    return PackResult(where.url, made.sha256, made.size, made.files)
 
 
 def _entries(root: Path) -> list[tuple[str, Path, bool]]:

@@ -32,16 +32,23 @@ def verify(
     lock: Lock,
     image: Profile | None = None,
     python: str | None = None,
-    wheelhouse: Path | None = None,
+    wheelhouse: Path | str | None = None,
     progress: Progress | None = None,
     active_extras: bool = True,
 ) -> VerifyReport:
     """Verify a folder made by install, or a packed artifact (unpacked safely first).
 
-    With `wheelhouse`, every installed file is also compared with the locked wheel it came
-    from, so a tamper that also rewrote RECORD and the manifest is caught.
+    With `wheelhouse` (a folder, or az://CONTAINER/PREFIX through a local copy), every
+    installed file is also compared with the locked wheel it came from, so a tamper that
+    also rewrote RECORD and the manifest is caught.
     """
     path = Path(path)
+    if wheelhouse is not None:
+        from wheelhouse.artifact.install import lock_hashes
+        from wheelhouse.net.cache import default_cache_dir
+        from wheelhouse.store.copy import local_wheelhouse
+
+        wheelhouse = local_wheelhouse(wheelhouse, default_cache_dir(), lock_hashes(lock))
     if path.is_file():
         with tempfile.TemporaryDirectory(prefix="wheelhouse-verify-") as tmp:
             # modes as the archive has them: the tree's mode check reports any it should not

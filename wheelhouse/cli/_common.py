@@ -133,3 +133,17 @@ def byte_size(text: str) -> int:
     if not m or int(m.group(1)) == 0:
         raise argparse.ArgumentTypeError(f"not a size (e.g. 500M, 8G): {text!r}")
     return int(m.group(1)) * _UNITS[m.group(2).upper()]
+
+
+def wheelhouse_location(text: str) -> Path | str:
+    """--wheelhouse: a folder, or az://CONTAINER/PREFIX (checked here, opened by the command)."""
+    if "://" not in text:
+        return Path(text)
+    from wheelhouse.store.storage import AZ_SCHEME, parse_blob_url
+
+    if not text.startswith(AZ_SCHEME):
+        raise argparse.ArgumentTypeError(f"{text}: a folder or az://CONTAINER/PREFIX")
+    try:
+        return parse_blob_url(text).url
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None

@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from wheelhouse.cli._common import add_target_options, target_profile
+from wheelhouse.cli._common import add_target_options, target_profile, wheelhouse_location
 from wheelhouse.cli._progress import step_progress
 
 log = logging.getLogger("wheelhouse")
@@ -29,8 +29,8 @@ def register(sub: Any) -> None:
     )
     p.add_argument(
         "--wheelhouse",
-        type=Path,
-        metavar="DIR",
+        type=wheelhouse_location,
+        metavar="DIR|az://C/P",
         help="where the image's packages are (not needed for a bare target)",
     )
     add_target_options(p)

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from wheelhouse.cli._common import positive_int
+from wheelhouse.cli._common import positive_int, wheelhouse_location
 from wheelhouse.cli._progress import step_progress
 
 if TYPE_CHECKING:
@@ -27,7 +27,12 @@ def register(sub: Any) -> None:
         "Installing again brings OUT to exactly the lock.",
     )
     p.add_argument("lock", type=Path, help="requirements.lock or pylock.toml")
-    p.add_argument("--wheelhouse", type=Path, required=True, help="folder holding files/")
+    p.add_argument(
+        "--wheelhouse",
+        type=wheelhouse_location,
+        required=True,
+        help="folder holding files/, or az://CONTAINER/PREFIX",
+    )
     p.add_argument("--target", type=Path, required=True, help="the folder to (re)make")
     p.add_argument(
         "--compile-with",

@@ -8,6 +8,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from wheelhouse.cli._common import wheelhouse_location as artifact_location
+
 log = logging.getLogger("wheelhouse")
 
 
@@ -20,7 +22,13 @@ def register(sub: Any) -> None:
         "SOURCE_DATE_EPOCH, else 0.",
     )
     p.add_argument("folder", type=Path, help="the folder made by wheelhouse install")
-    p.add_argument("-o", "--output", type=Path, required=True, help="ARTIFACT.tar.gz")
+    p.add_argument(
+        "-o",
+        "--output",
+        type=artifact_location,
+        required=True,
+        help="ARTIFACT.tar.gz, or az://CONTAINER/[PATH/]NAME.tar.gz to upload it",
+    )
     p.add_argument("--json", action="store_true", help="print the artifact's facts as JSON")
     p.set_defaults(func=run)
 

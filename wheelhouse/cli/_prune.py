@@ -8,7 +8,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from wheelhouse.cli._common import human_bytes
+from wheelhouse.cli._common import human_bytes, wheelhouse_location
 
 log = logging.getLogger("wheelhouse")
 
@@ -20,7 +20,7 @@ def register(sub: Any) -> None:
         description="Remove the files of DIR/files/ that none of the kept locks pin, then "
         "regenerate the index. --dry-run lists them on stdout instead.",
     )
-    p.add_argument("--wheelhouse", required=True, type=Path, metavar="DIR")
+    p.add_argument("--wheelhouse", required=True, type=wheelhouse_location, metavar="DIR|az://C/P")
     p.add_argument("--keep", required=True, nargs="+", type=Path, metavar="LOCK")
     p.add_argument("--dry-run", action="store_true", help="only say what would be removed")
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")

@@ -11,7 +11,7 @@ from typing import Any
 
 from wheelhouse.cli._common import port, positive_int
 from wheelhouse.errors import UsageError
-from wheelhouse.mirror.serveconfig import ENV_BASIC, ENV_TOKEN, serve_config
+from wheelhouse.mirror.serveconfig import ENV_BASIC, ENV_TOKEN, LOG_FORMATS, serve_config
 
 log = logging.getLogger("wheelhouse")
 
@@ -20,20 +20,36 @@ def register(sub: Any) -> None:
     p = sub.add_parser(
         "serve",
         help="serve a wheelhouse to pip and uv (read-only)",
-        description="Serve DIR's simple index (PEP 503 HTML, PEP 691 JSON, PEP 658 metadata) "
-        "and files over HTTP, read-only, until interrupted.",
+        description="Serve a wheelhouse's simple index (PEP 503 HTML, PEP 691 JSON, PEP 658 "
+        "metadata) and files over HTTP, read-only, until interrupted.",
     )
     p.add_argument(
-        "--wheelhouse", required=True, type=Path, metavar="DIR", help="a folder synced into"
+        "--wheelhouse",
+        required=True,
+        metavar="DIR|az://CONTAINER/PREFIX",
+        help="a folder synced into, or Azure Blob Storage (credentials from "
+        "AZURE_STORAGE_CONNECTION_STRING, or AZURE_STORAGE_ACCOUNT_URL with azure-identity)",
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     p.add_argument("--port", type=port, default=8080, help="TCP port, 1 to 65535 (8080)")
     p.add_argument(
         "--workers",
         type=positive_int,
-        default=1,
+        default=None,
         metavar="N",
-        help="worker processes (1; one per core)",
+        help="worker processes (default: one per CPU this process may use)",
+    )
+    p.add_argument(
+        "--log-format",
+        choices=LOG_FORMATS,
+        default="text",
+        help="access log and the tool's own lines as text (default) or one JSON object a line",
+    )
+    p.add_argument(
+        "--ready-max-age",
+        type=_seconds,
+        metavar="SECONDS",
+        help="/ready answers 503 when the last sync finished longer ago than this",
     )
     auth = p.add_mutually_exclusive_group()
     auth.add_argument(
@@ -59,17 +75,35 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"wants a number of seconds, not {text!r}")
+    return value
+
+
 def run(args: argparse.Namespace) -> int:
     from wheelhouse.mirror.serve import check_can_listen, run_server
+    from wheelhouse.store.storage import is_remote
 
     config = serve_config(
-        args.wheelhouse,
+        args.wheelhouse if is_remote(args.wheelhouse) else Path(args.wheelhouse),
         args.token,
         args.basic_auth,
         env=None  # a credential given as a flag wins over any variable
         if args.token is not None or args.basic_auth is not None
         else secrets_env(args.token_env, args.basic_auth_env),
+        log_format=args.log_format,
+        ready_max_age=args.ready_max_age,
     )
+    if args.log_format == "json":
+        from wheelhouse.logformat import JsonFormatter
+
+        for handler in log.handlers:
+            handler.setFormatter(JsonFormatter())
     check_can_listen(args.host, args.port)
     log.info(
         "serving %s on http://%s:%d/simple/%s",

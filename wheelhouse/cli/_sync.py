@@ -17,6 +17,7 @@ from wheelhouse.cli._common import (
     index_config,
     positive_int,
     seconds,
+    wheelhouse_location,
 )
 from wheelhouse.errors import WheelhouseError
 
@@ -39,7 +40,11 @@ def register(sub: Any) -> None:
         "locks", nargs="+", type=Path, metavar="LOCK", help="requirements.lock or pylock.toml"
     )
     p.add_argument(
-        "--wheelhouse", required=True, type=Path, metavar="DIR", help="the wheelhouse folder"
+        "--wheelhouse",
+        required=True,
+        type=wheelhouse_location,
+        metavar="DIR|az://C/P",
+        help="the wheelhouse folder, or az://CONTAINER/PREFIX in Azure Blob Storage",
     )
     p.add_argument(
         "--jobs", type=positive_int, default=8, metavar="N", help="parallel downloads (8)"

@@ -8,6 +8,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from wheelhouse.cli._common import wheelhouse_location
 from wheelhouse.cli._progress import step_progress
 
 log = logging.getLogger("wheelhouse")
@@ -37,8 +38,8 @@ def register(sub: Any) -> None:
     )
     p.add_argument(
         "--wheelhouse",
-        type=Path,
-        metavar="DIR",
+        type=wheelhouse_location,
+        metavar="DIR|az://C/P",
         help="also compare every installed file with the locked wheel in DIR "
         "(catches a tamper that rewrote RECORD and the manifest too)",
     )

@@ -80,13 +80,14 @@ def find_image_files(
 def build_image_env(
     profile: Profile,
     python: str,
-    wheelhouse: Path | None,
+    wheelhouse: Path | str | None,
     out: Path,
     progress: Progress | None = None,
 ) -> ImageEnv:
     """Create (or reuse) the stand-in environment at `out`: a venv of the target's
-    interpreter with the profile's installed set from the wheelhouse (nothing more for a
-    bare target, which needs no wheelhouse)."""
+    interpreter with the profile's installed set from the wheelhouse (a folder, or
+    az://CONTAINER/PREFIX through a local copy; nothing more for a bare target, which
+    needs no wheelhouse)."""
     python, version = _target_python(python, profile)
     stamp = {
         "profile": profile.name,
@@ -96,6 +97,11 @@ def build_image_env(
     }
     if _stamped(out, stamp):
         return ImageEnv(out, out / "bin" / "python", profile.name, True, len(profile.installed))
+    if wheelhouse is not None:
+        from wheelhouse.net.cache import default_cache_dir
+        from wheelhouse.store.copy import local_wheelhouse
+
+        wheelhouse = local_wheelhouse(wheelhouse, default_cache_dir())
     files_dir, files = _image_files(profile, wheelhouse)
     _clear(out)
     try:

@@ -12,6 +12,7 @@ from wheelhouse.mirror.catalog import FileRecord, load_catalog, save_catalog, ve
 from wheelhouse.mirror.static_index import write_index
 from wheelhouse.mirror.wanted import Wanted, load_wanted
 from wheelhouse.store.layout import METADATA_SUFFIX, Wheelhouse, writer_lock
+from wheelhouse.store.storage import is_remote, open_wheelhouse
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,15 @@ def referenced(wanted: Sequence[Wanted], records: dict[str, FileRecord]) -> set[
     return names
 
 
-def prune(wheelhouse_dir: Path, keep: Sequence[Path], *, dry_run: bool = False) -> PruneReport:
+def prune(
+    wheelhouse_dir: Path | str, keep: Sequence[Path], *, dry_run: bool = False
+) -> PruneReport:
+    """Remove what no lock of `keep` references from a folder or az://CONTAINER/PREFIX."""
     wanted = load_wanted(keep)
+    if is_remote(wheelhouse_dir):
+        from wheelhouse.mirror.remote import prune_storage
+
+        return prune_storage(open_wheelhouse(wheelhouse_dir), wanted, dry_run=dry_run)
     wh = Wheelhouse(Path(wheelhouse_dir))
     if not wh.files.is_dir():
         raise UsageError(

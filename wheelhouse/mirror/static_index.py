@@ -195,6 +195,44 @@ def _with_metadata(
     )
 
 
+def with_wheel_metadata(rec: FileRecord, path: Path) -> tuple[FileRecord, bytes | None]:
+    """A wheel's record knowing its PEP 658 metadata (hash, Requires-Python), and that
+    metadata; a record as it is (and None) for an sdist or a wheel without one."""
+    if not rec.filename.endswith(".whl"):
+        return rec, None
+    meta = wheel_metadata(path)
+    if meta is None:
+        log.warning("%s: no readable METADATA; served without PEP 658 metadata", rec.filename)
+        return rec, None
+    return replace(
+        rec,
+        metadata_sha256=hashlib.sha256(meta).hexdigest(),
+        requires_python=_requires_python(meta) or rec.requires_python,
+    ), meta
+
+
+def entries(records: Mapping[str, FileRecord]) -> dict[str, list[IndexEntry]]:
+    """The index entries of catalogued files, by project (host-only builds left out)."""
+    projects: dict[str, list[IndexEntry]] = {}
+    for filename in sorted(records):
+        rec = records[filename]
+        pv = project_of(filename)
+        if pv is None or (rec.built is not None and rec.built.host_only):
+            continue
+        projects.setdefault(pv[0], []).append(
+            IndexEntry(
+                filename=filename,
+                version=pv[1],
+                sha256=rec.sha256,
+                size=rec.size,
+                requires_python=rec.requires_python,
+                upload_time=rec.upload_time,
+                metadata_sha256=rec.metadata_sha256,
+            )
+        )
+    return projects
+
+
 def collect(
     wheelhouse: Wheelhouse, records: Mapping[str, FileRecord]
 ) -> tuple[dict[str, FileRecord], dict[str, list[IndexEntry]]]:

@@ -24,6 +24,7 @@ from wheelhouse.mirror.catalog import (
     record_for,
     rehash_all,
     save_catalog,
+    save_sync_stamp,
     verified,
 )
 from wheelhouse.mirror.static_index import write_index
@@ -33,6 +34,7 @@ from wheelhouse.model.lockfiles import load_lock
 from wheelhouse.net.pipconfig import IndexConfig
 from wheelhouse.net.urls import local_path, redact_url, strip_credentials
 from wheelhouse.store.layout import METADATA_SUFFIX, Wheelhouse, writer_lock
+from wheelhouse.store.storage import is_remote, open_wheelhouse
 
 if TYPE_CHECKING:  # httpx (~50 ms to import) only once there is something to fetch
     import httpx
@@ -213,23 +215,39 @@ class SyncOptions:
     repair: bool = False
     advisories: str | None = None  # an OSV export to keep for offline audits (URL or path)
     build_with: str | None = None  # the target's interpreter: build the locked sdists
+    # where a sync into object storage verifies its downloads (default: in the cache)
+    staging: Path | None = None
 
 
 def sync(
     lock_paths: Sequence[Path],
-    wheelhouse_dir: Path,
+    wheelhouse_dir: Path | str,
     *,
     config: IndexConfig,
     options: SyncOptions = SyncOptions(),
     progress: Progress | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> SyncReport:
-    """Download what `lock_paths` pin into `wheelhouse_dir`; regenerate its index.
+    """Download what `lock_paths` pin into `wheelhouse_dir` (a folder, or az://CONTAINER/PREFIX
+    in Azure Blob Storage: `wheelhouse.mirror.remote`); regenerate its index.
 
     `transport` replaces the network (tests hand httpx's MockTransport)."""
     started = time.monotonic()
     locks = [load_lock(p) for p in lock_paths]
     wanted = merge_wanted(wanted_for_lock(lock) for lock in locks)
+    if is_remote(wheelhouse_dir):
+        from wheelhouse.mirror.remote import staging_for, sync_to_storage
+
+        storage = open_wheelhouse(wheelhouse_dir)
+        return sync_to_storage(
+            storage,
+            wanted,
+            config=config,
+            options=options,
+            staging=options.staging or staging_for(storage.url),
+            progress=progress,
+            transport=transport,
+        )
     wh = Wheelhouse(Path(wheelhouse_dir))
     built: list[BuiltWheel] = []
     with writer_lock(wh):
@@ -255,6 +273,8 @@ def sync(
             from wheelhouse.mirror.advisories import keep_advisories
 
             kept = keep_advisories(wh, options.advisories, config, transport)
+        if not run.failed:
+            save_sync_stamp(wh, len(fresh))
     (progress or _ignore)(SyncEvent("index", count=len(fresh)))
     return SyncReport(
         wheelhouse=str(wh.root),

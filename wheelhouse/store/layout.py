@@ -3,7 +3,8 @@
 Layout (shared with the other commands): ``files/<filename>`` the distribution files (and
 their PEP 658 ``.metadata``), ``simple/`` the static index, ``.partial/`` resumable downloads,
 ``.wheelhouse-lock`` the writers' lock, ``wheelhouse.json`` the catalog (what each file is
-and when it was verified; `wheelhouse.mirror.catalog`), ``advisories/`` the advisory data
+and when it was verified; `wheelhouse.mirror.catalog`), ``last-sync.json`` when the last
+sync without failures finished (`serve`'s readiness), ``advisories/`` the advisory data
 kept for offline audits (an OSV export and where and when it was fetched).
 """
 
@@ -13,15 +14,17 @@ import errno
 import fcntl
 import logging
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from wheelhouse.errors import UsageError
+from wheelhouse.errors import UsageError, WheelhouseError
 
 log = logging.getLogger("wheelhouse")
 METADATA_SUFFIX = ".metadata"
+SYNC_STAMP = "last-sync.json"
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,10 @@ class Wheelhouse:
     @property
     def catalog_path(self) -> Path:
         return self.root / "wheelhouse.json"
+
+    @property
+    def sync_stamp_path(self) -> Path:
+        return self.root / SYNC_STAMP
 
     @property
     def advisories(self) -> Path:
@@ -101,19 +108,53 @@ def safe_filename(filename: str) -> str:
     return filename
 
 
-@contextmanager
-def writer_lock(wheelhouse: Wheelhouse) -> Iterator[None]:
-    """Hold the wheelhouse's exclusive lock (waits for another sync or prune to finish)."""
+LOCK_WAIT = 300.0  # seconds a writer waits for another one before giving up
+LOCK_POLL = 0.2
+
+
+class WriterBusy(WheelhouseError):
+    """Another sync or prune held the wheelhouse's writer lock for the whole wait."""
+
+    exit_code = 1
+
+
+def busy(where: object, wait: float, detail: str = "") -> WriterBusy:
+    return WriterBusy(
+        f"{where}: another sync or prune held the wheelhouse for {wait:.0f} s{detail}; "
+        "try again when it is done"
+    )
+
+
+def open_lock(wheelhouse: Wheelhouse) -> int:
+    """The lock file's descriptor (closing it releases the lock)."""
     wheelhouse.root.mkdir(parents=True, exist_ok=True)
-    fd = os.open(wheelhouse.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    return os.open(wheelhouse.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+
+
+def try_lock(fd: int) -> bool:
+    """Take the exclusive lock on `fd` if no one holds it."""
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                raise
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        if exc.errno not in (errno.EAGAIN, errno.EACCES):
+            raise
+        return False
+    return True
+
+
+@contextmanager
+def writer_lock(wheelhouse: Wheelhouse, wait: float = LOCK_WAIT) -> Iterator[None]:
+    """Hold the wheelhouse's exclusive lock: waits up to `wait` seconds for another sync or
+    prune to finish, then WriterBusy."""
+    fd = open_lock(wheelhouse)
+    try:
+        deadline = time.monotonic() + wait
+        if not try_lock(fd):
             log.info("waiting for another wheelhouse command on %s", wheelhouse.root)
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            while not try_lock(fd):
+                if time.monotonic() >= deadline:
+                    raise busy(wheelhouse.root, wait)
+                time.sleep(LOCK_POLL)
         yield
     finally:
         os.close(fd)  # closing releases the lock
