@@ -1,5 +1,6 @@
 """Every benchmark in one session, each printing its figures beside its peers' (uv, pip,
-nginx where installed), so that the README's tables can be re-measured with one command:
+nginx where installed; bench_nginx.py: serve and the generated nginx configuration beside
+plain nginx), so that the README's tables can be re-measured with one command:
 
     make bench                       # or: .venv/bin/python bench/run_all.py [--quick]
 
@@ -95,7 +96,16 @@ def main() -> int:
             ["bench/bench_blob.py", "--runs", "1" if args.quick else "2"]
             + (["--files", "8", "--big-mb", "16"] if args.quick else []),
         ),
+        # serve's requests/s: 1 and the default workers, a folder and blob storage, nginx
+        "serve": run(
+            "serve", ["bench/bench_serve.py"] + (["--seconds", "1"] if args.quick else [])
+        ),
         "bounds": run("bounds", ["bench/bench_bounds.py"]),
+        # index pages: plain nginx, the generated nginx configuration, serve (default workers)
+        "nginx": run(
+            "nginx",
+            ["bench/bench_nginx.py"] + (["--seconds", "2", "--rounds", "1"] if args.quick else []),
+        ),
         # the image kept: the scenario sets' locks beside uv given the image as constraints
         "keep-image": run("keep-image", ["bench/bench_scenarios.py", "--runs", runs]),
     }

@@ -176,14 +176,14 @@ def siblings(path: Path) -> list[str]:
 
 
 @contextmanager
-def run_mirror(config: ServeConfig) -> Iterator[str]:
-    """Start uvicorn with the app in a thread; yields the base URL."""
+def run_mirror(config: ServeConfig, app: MirrorApp | None = None) -> Iterator[str]:
+    """Start uvicorn with the app (or one made of `config`) in a thread; yields the base URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     server = uvicorn.Server(
-        uvicorn.Config(MirrorApp(config), log_level="warning", **server_options())
+        uvicorn.Config(app or MirrorApp(config), log_level="warning", **server_options())
     )
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

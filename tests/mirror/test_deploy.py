@@ -1,10 +1,10 @@
-"""deploy/: the dynamic-install recipe installs from a real `serve`; the units' commands parse."""
+"""deploy/: the dynamic-install recipe installs from a real `serve` (the other pieces of
+deploy/ are tested in tests/deploy/)."""
 
 from __future__ import annotations
 
 import os
 import re
-import shlex
 import subprocess
 import sys
 from collections.abc import Callable
@@ -16,7 +16,6 @@ import pytest
 from tests.clients import Client
 from tests.helpers import config_for, make_lock, run_mirror, upstream, write_pylock
 from tests.wheelfactory import make_wheel
-from wheelhouse.cli import build_parser
 from wheelhouse.mirror.serveconfig import ServeConfig
 from wheelhouse.mirror.sync import sync
 
@@ -94,20 +93,3 @@ def test_recipe_with_python37(
     pip_python = clients(client_id).program[0]
     target = _install_recipe(pip_python, tmp_path, serve)
     assert '"table": "1 2\\n3 4"' in _run_score(python37, target)
-
-
-def test_unit_commands_parse() -> None:
-    parser = build_parser()
-    found = 0
-    for unit in sorted((DEPLOY / "systemd").glob("*.service")):
-        for line in unit.read_text().splitlines():
-            if not line.startswith("ExecStart="):
-                continue
-            argv = shlex.split(line[len("ExecStart=") :])
-            if argv[0] == "/bin/sh":
-                argv = shlex.split(argv[2].removeprefix("exec "))
-            assert argv[0].endswith("/wheelhouse")
-            args = parser.parse_args(argv[1:])
-            assert args.command in ("sync", "serve")
-            found += 1
-    assert found == 2

@@ -17,6 +17,13 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from wheelhouse import __version__
+from wheelhouse.cli._config import (
+    Applied,
+    add_global_options,
+    apply_settings,
+    load_settings,
+    scan_global,
+)
 from wheelhouse.errors import UsageError, WheelhouseError
 
 # Order is the order of `wheelhouse --help`.
@@ -27,6 +34,7 @@ COMMAND_MODULES = [
     "sync",
     "prune",
     "serve",
+    "nginx-config",
     "install",
     "pack",
     "unpack",
@@ -38,6 +46,7 @@ COMMAND_MODULES = [
 ]
 
 log = logging.getLogger("wheelhouse")
+EXIT_INTERRUPTED = 130  # as a shell reports a process ended by SIGINT
 VERBOSE_HELP = "say what is being done (sources, cache hits, each file); -vv: each request too"
 QUIET_HELP = "print errors only (and what was asked for on stdout, such as --json)"
 
@@ -58,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"wheelhouse {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help=VERBOSE_HELP)
     parser.add_argument("-q", "--quiet", action="store_true", help=QUIET_HELP)
+    add_global_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         module = importlib.import_module(f"wheelhouse.cli._{name.replace('-', '_')}")
@@ -105,9 +115,10 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; return its exit code (never raises for a user error)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = parse_arguments(parser, argv)
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -123,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         # stdout closed early (e.g. piped into head): not an error of ours
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -135,6 +146,23 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print(f"error: {os_error_text(exc)}", file=sys.stderr)
         return 1
+
+
+def parse_arguments(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace:
+    """The arguments, with the configuration (file, then WHEELHOUSE_* variables) as the
+    defaults of the options it stands in for: flags > environment > file > defaults."""
+    flags = scan_global(argv)
+    try:
+        applied = apply_settings(parser, load_settings(flags))
+    except UsageError:
+        if not any(arg in ("-h", "--help", "--version") for arg in argv):
+            raise
+        applied = Applied()  # help is still help in a folder with a broken file
+    args = parser.parse_args(argv)
+    if (args.config, args.no_config) != (flags.config, flags.no_config):
+        raise UsageError("--config and --no-config go before the command name, spelled out")
+    applied.settle(args, parser)
+    return args
 
 
 def entry() -> None:

@@ -8,7 +8,7 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from wheelhouse.cli._common import (
     add_index_options,
@@ -19,6 +19,10 @@ from wheelhouse.cli._common import (
     seconds,
     wheelhouse_location,
 )
+from wheelhouse.errors import WheelhouseError
+
+if TYPE_CHECKING:
+    from wheelhouse.mirror.sync import SyncReport
 
 log = logging.getLogger("wheelhouse")
 
@@ -98,70 +102,99 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from wheelhouse.errors import UsageError
-    from wheelhouse.mirror.advisories import configured_url
-    from wheelhouse.mirror.sync import SyncFailed, SyncOptions, sync
+    from wheelhouse.mirror.sync import SyncFailed, SyncReport
 
     if args.repair and not args.verify:
         raise UsageError("--repair goes with --verify")
-    config = index_config(args)
-    quiet = log.getEffectiveLevel() > logging.INFO
-    renderer = ProgressRenderer(sys.stderr, bar=sys.stderr.isatty() and not quiet)
-    report = sync(
-        args.locks,
-        args.wheelhouse,
-        config=config,
-        options=SyncOptions(
-            jobs=args.jobs,
-            timeout=args.timeout,
-            http2=args.http2,
-            max_file_size=args.max_file_size or SyncOptions.max_file_size,
-            verify=args.verify,
-            repair=args.repair,
-            advisories=configured_url(args.advisories),
-            build_with=args.build_with,
-        ),
-        progress=None if quiet else renderer,
-    )
-    renderer.finish()
-    if args.json:
-        print(json.dumps(report.to_dict(), indent=2, sort_keys=True))
-    else:
-        if args.verify:
-            log.info(
-                "verified %d files: %d differed%s",
-                report.verified,
-                len(report.differed),
-                " (downloaded again)" if args.repair and report.differed else "",
+    if not args.json:
+        report = _sync(args)
+        _log_report(args, report)
+    else:  # the summary is written whatever stops the run
+        started = time.monotonic()
+        try:
+            report = _sync(args)
+        except (WheelhouseError, OSError) as exc:
+            from wheelhouse.files import os_error_text
+
+            stopped = SyncReport(str(args.wheelhouse), seconds=time.monotonic() - started)
+            error, code = (
+                (str(exc), exc.exit_code)
+                if isinstance(exc, WheelhouseError)
+                else (os_error_text(exc), 1)
             )
-        log.info(
-            "%d downloaded (%s), %d already present, %d failed; %d files indexed in %.2fs",
-            len(report.downloaded),
-            human_bytes(report.bytes_downloaded),
-            len(report.skipped),
-            len(report.failed),
-            report.indexed_files,
-            report.seconds,
-        )
-        for b in report.built:
-            log.info(
-                "%s: %s from %s%s",
-                "reused" if b.reused else "built",
-                b.wheel,
-                b.sdist,
-                "" if b.reused else f" in {b.seconds:.1f}s",
-            )
-        if report.advisories is not None:
-            kept = report.advisories
-            log.info(
-                "advisories: %d records from %s (%s; newest %s)",
-                kept.records,
-                kept.url,
-                "fetched" if kept.changed else "not modified",
-                kept.newest.date() if kept.newest else "undated",
-            )
+            _print_summary(stopped.summary(args.locks, error, code))
+            raise
+        _print_summary(report.summary(args.locks))
     if not report.ok:
         raise SyncFailed(report)
     return 0
+
+
+def _sync(args: argparse.Namespace) -> SyncReport:
+    from wheelhouse.mirror.advisories import configured_url
+    from wheelhouse.mirror.sync import SyncOptions, sync
+
+    quiet = log.getEffectiveLevel() > logging.INFO
+    renderer = ProgressRenderer(sys.stderr, bar=sys.stderr.isatty() and not quiet)
+    try:
+        return sync(
+            args.locks,
+            args.wheelhouse,
+            config=index_config(args),
+            options=SyncOptions(
+                jobs=args.jobs,
+                timeout=args.timeout,
+                http2=args.http2,
+                max_file_size=args.max_file_size or SyncOptions.max_file_size,
+                verify=args.verify,
+                repair=args.repair,
+                advisories=configured_url(args.advisories),
+                build_with=args.build_with,
+            ),
+            progress=None if quiet else renderer,
+        )
+    finally:
+        renderer.finish()
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    print(json.dumps(summary, indent=2, sort_keys=True), flush=True)
+
+
+def _log_report(args: argparse.Namespace, report: SyncReport) -> None:
+    if args.verify:
+        log.info(
+            "verified %d files: %d differed%s",
+            report.verified,
+            len(report.differed),
+            " (downloaded again)" if args.repair and report.differed else "",
+        )
+    log.info(
+        "%d downloaded (%s), %d already present, %d failed; %d files indexed in %.2fs",
+        len(report.downloaded),
+        human_bytes(report.bytes_downloaded),
+        len(report.skipped),
+        len(report.failed),
+        report.indexed_files,
+        report.seconds,
+    )
+    for b in report.built:
+        log.info(
+            "%s: %s from %s%s",
+            "reused" if b.reused else "built",
+            b.wheel,
+            b.sdist,
+            "" if b.reused else f" in {b.seconds:.1f}s",
+        )
+    if report.advisories is not None:
+        kept = report.advisories
+        log.info(
+            "advisories: %d records from %s (%s; newest %s)",
+            kept.records,
+            kept.url,
+            "fetched" if kept.changed else "not modified",
+            kept.newest.date() if kept.newest else "undated",
+        )
 
 
 class ProgressRenderer:

@@ -1,5 +1,6 @@
 """Moving bytes into a wheelhouse and out of it: sync (exactly the locked files, verified),
-the static simple index, serve (read-only HTTP), prune, and the catalog of what is there.
+the static simple index, serve (read-only HTTP), an nginx configuration for the same tree,
+prune, and the catalog of what is there.
 
 Imports: store, net, model and base.
 """
@@ -13,6 +14,8 @@ from wheelhouse._lazy import exported, lazy_exports
 if TYPE_CHECKING:
     from wheelhouse.mirror.catalog import FileRecord as FileRecord
     from wheelhouse.mirror.catalog import load_catalog as load_catalog
+    from wheelhouse.mirror.nginx import NginxOptions as NginxOptions
+    from wheelhouse.mirror.nginx import render_nginx_config as render_nginx_config
     from wheelhouse.mirror.prune import PruneReport as PruneReport
     from wheelhouse.mirror.serve import MirrorApp as MirrorApp
     from wheelhouse.mirror.serve import run_server as run_server
@@ -30,6 +33,7 @@ _EXPORTS = {
     "static_index": "write_index",
     "serveconfig": "ServeConfig serve_config",
     "serve": "MirrorApp run_server",
+    "nginx": "NginxOptions render_nginx_config",
     "catalog": "FileRecord load_catalog",
 }
 __all__ = exported(_EXPORTS)

@@ -10,6 +10,7 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -154,3 +155,27 @@ def rehash_all(wheelhouse: Wheelhouse, records: Mapping[str, FileRecord]) -> dic
 def _metadata_differs(wheelhouse: Wheelhouse, name: str, expected: str) -> bool:
     path = wheelhouse.file(name).with_name(name + METADATA_SUFFIX)
     return not path.is_file() or sha256_file(path) != expected
+
+
+STAMP_FORMAT = 1
+
+
+def render_sync_stamp(finished: datetime, files: int) -> str:
+    """The ``last-sync.json`` a sync without failures leaves: when it finished, how many
+    files the index lists (the readiness check dates the wheelhouse by it)."""
+    when = finished.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return json.dumps({"format": STAMP_FORMAT, "finished": when, "files": files}) + "\n"
+
+
+def parse_sync_stamp(data: bytes) -> datetime | None:
+    """When the sync that wrote `data` finished; None when it is not a stamp."""
+    try:
+        doc = json.loads(data)
+        finished = datetime.strptime(doc["finished"], "%Y-%m-%dT%H:%M:%SZ")
+    except (ValueError, KeyError, TypeError, RecursionError):
+        return None
+    return finished.replace(tzinfo=timezone.utc)
+
+
+def save_sync_stamp(wheelhouse: Wheelhouse, files: int) -> None:
+    atomic_write(wheelhouse.sync_stamp_path, render_sync_stamp(datetime.now(timezone.utc), files))

@@ -16,12 +16,19 @@ import logging
 import time
 from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from wheelhouse.errors import UsageError
 from wheelhouse.files import atomic_write
-from wheelhouse.mirror.catalog import NOT_CATALOGUED, FileRecord, catalog_text, parse_catalog
+from wheelhouse.mirror.catalog import (
+    NOT_CATALOGUED,
+    FileRecord,
+    catalog_text,
+    parse_catalog,
+    render_sync_stamp,
+)
 from wheelhouse.mirror.static_index import (
     METADATA_BYTES,
     entries,
@@ -33,7 +40,7 @@ from wheelhouse.mirror.static_index import (
 from wheelhouse.mirror.wanted import Wanted
 from wheelhouse.model.filenames import wheel_fits
 from wheelhouse.store import layout
-from wheelhouse.store.layout import METADATA_SUFFIX, Wheelhouse
+from wheelhouse.store.layout import METADATA_SUFFIX, SYNC_STAMP, Wheelhouse
 from wheelhouse.store.storage import ObjectInfo, Storage, WriterLock
 
 if TYPE_CHECKING:
@@ -288,6 +295,9 @@ async def _sync(
         run.failed += held_back
         held.check()
         await publish_index(storage, state, records, held, options.jobs)
+        if not run.failed:  # when it finished, for `serve --ready-max-age`
+            stamp = render_sync_stamp(datetime.now(timezone.utc), len(records))
+            await storage.put_bytes(SYNC_STAMP, stamp.encode(), content_type=CATALOG_TYPE)
     emit(SyncEvent("index", count=len(records)))
     return SyncReport(
         wheelhouse=storage.url,

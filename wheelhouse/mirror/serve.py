@@ -2,7 +2,9 @@
 
 Read-only. ``/simple/`` and ``/simple/<project>/`` come from the static tree with PEP 691
 content negotiation; ``/files/<name>`` streams files with ETag, If-None-Match and Range;
-``/health`` answers unauthenticated. Nothing outside ``files/`` and ``simple/`` is reachable.
+``/health`` (alive) and ``/ready`` (an index, recent enough) answer unauthenticated. Nothing
+outside ``files/`` and ``simple/`` is reachable. Pages and small files are answered from a
+per-process cache (`servecache`) with their responses made once.
 """
 
 from __future__ import annotations
@@ -14,20 +16,36 @@ import json
 import logging
 import os
 import re
-import stat
+import sys
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
-from dataclasses import dataclass
+from contextlib import nullcontext
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 from urllib.parse import parse_qs, quote
 
 from packaging.utils import canonicalize_name
 
-from wheelhouse.errors import UsageError
+from wheelhouse.errors import UsageError, WheelhouseError
+from wheelhouse.logformat import JsonFormatter, utc_time
+from wheelhouse.mirror.catalog import parse_sync_stamp
 from wheelhouse.mirror.protocol import etag_matches, negotiate, parse_range
+from wheelhouse.mirror.servecache import (
+    PAGE_LIMIT,
+    SMALL_FILE,
+    Body,
+    Cached,
+    Headers,
+    Large,
+    LocalSource,
+    ObjectCache,
+    Source,
+    StorageSource,
+)
 from wheelhouse.mirror.serveconfig import ENV_BASIC, ENV_TOKEN, ServeConfig
-from wheelhouse.store.layout import Wheelhouse
+from wheelhouse.store.layout import METADATA_SUFFIX, SYNC_STAMP
+from wheelhouse.store.storage import is_remote, open_wheelhouse
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -35,36 +53,67 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 access_log = logging.getLogger("wheelhouse.access")
-CHUNK = 1 << 18
-THREADED_READ = 1 << 20  # files above this are read off the event loop
-SMALL_FILE = 1 << 16  # files up to this size (metadata, small wheels) are kept in memory
-CACHE_BYTES = 64 << 20
+log = logging.getLogger("wheelhouse")
 _PROJECT = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+# the request headers `serve` reads (uvicorn hands them lower-cased)
+_WANTED = frozenset({b"accept", b"authorization", b"if-none-match", b"range", b"if-range"})
+_MEMO = 1024  # bound of the per-process memos of Accept headers and granted credentials
+_EMPTY: Message = {"type": "http.response.body", "body": b""}
+_PAGE_CACHE_CONTROL = (b"cache-control", b"max-age=0, must-revalidate")
+_FILE_CACHE_CONTROL = (b"cache-control", b"max-age=3600")
+_OCTETS = "application/octet-stream"
+_METADATA_TYPE = "text/plain; charset=utf-8"
+_STAMP_LIMIT = 1 << 16
+ENV_LOG_LEVEL = "WHEELHOUSE_SERVE_LOG_LEVEL"  # uvicorn's level, handed to worker processes
 
 
-@dataclass(frozen=True)
-class _Cached:
-    mtime_ns: int
-    size: int
-    data: bytes
+def object_headers(key: str, etag: str) -> Headers:
+    """The constant headers of a cached object's responses (content type aside)."""
+    if key.startswith("simple/"):
+        return [(b"etag", etag.encode()), (b"vary", b"Accept"), _PAGE_CACHE_CONTROL]
+    return [(b"etag", etag.encode()), (b"accept-ranges", b"bytes"), _FILE_CACHE_CONTROL]
+
+
+def source_for(root: Path | str) -> Source:
+    """A folder's source, or object storage's (opened on first use, in the server's loop)."""
+    if is_remote(root):
+        return StorageSource(open_wheelhouse(root))
+    return LocalSource(Path(root))
+
+
+def default_workers() -> int:
+    """One worker process per CPU this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(len(os.sched_getaffinity(0)), 1)
+    return os.cpu_count() or 1
 
 
 class MirrorApp:
-    """The ASGI application."""
+    """The ASGI application. `source` replaces the wheelhouse folder (tests, object
+    storage); `clock` the monotonic clock the cache revalidates by."""
 
-    def __init__(self, config: ServeConfig) -> None:
+    def __init__(
+        self,
+        config: ServeConfig,
+        source: Source | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.config = config
-        self.wheelhouse = Wheelhouse(Path(config.root).resolve())
-        # every path served must resolve inside one of these (links in the tree included)
-        self._simple = os.path.realpath(self.wheelhouse.simple) + os.sep
-        self._files = os.path.realpath(self.wheelhouse.files) + os.sep
-        self._cache: dict[str, _Cached] = {}
-        self._cached_bytes = 0
+        self.source = source if source is not None else source_for(config.root)
+        self.cache = ObjectCache(self.source, object_headers, config.revalidate, clock)
+        self._json_log = config.log_format == "json"
         self._auth_ok: set[str] = set()
         if config.token:
             self._auth_ok.add(f"Bearer {config.token}")
         if config.basic_auth:
             self._auth_ok.add(_basic(*config.basic_auth))
+        self._granted: set[bytes] = set()  # Authorization values found good
+        self._negotiated: dict[tuple[bytes | None, bytes], tuple[str, str] | None] = {}
+        health = b'{"status": "ok"}'
+        self._health = (
+            _start_message(200, {"content-type": "application/json"}, len(health)),
+            {"type": "http.response.body", "body": health},
+        )
 
     def authorized(self, given: str) -> bool:
         """No auth configured, the exact credentials, or (with a token) any user + token.
@@ -84,234 +133,271 @@ class MirrorApp:
             ok = hmac.compare_digest(password.encode(), self.config.token.encode())
         return ok
 
+    def _authorized(self, given: bytes | None) -> bool:
+        """`authorized`, remembering the values that passed (a bounded set)."""
+        if given is not None and given in self._granted:
+            return True
+        if not self.authorized((given or b"").decode("latin-1")):
+            return False
+        if given is not None:
+            if len(self._granted) >= _MEMO:
+                self._granted.clear()
+            self._granted.add(given)
+        return True
+
+    def _negotiate(self, accept: bytes | None, query: bytes) -> tuple[str, str] | None:
+        """`negotiate` of the Accept header and ?format=, remembered (a bounded memo)."""
+        key = (accept, query)
+        try:
+            return self._negotiated[key]
+        except KeyError:
+            pass
+        fmt: str | None = None
+        if query:
+            fmt = next(iter(parse_qs(query.decode("latin-1")).get("format", [])), None)
+        chosen = negotiate(None if accept is None else accept.decode("latin-1"), fmt)
+        if len(self._negotiated) >= _MEMO:
+            self._negotiated.clear()
+        self._negotiated[key] = chosen
+        return chosen
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
-            return
         if scope["type"] != "http":
+            if scope["type"] == "lifespan":
+                await _lifespan(receive, send, self.source)
             return
         started = time.perf_counter()
-        sent = {"status": 0, "bytes": 0}
-
-        async def logged_send(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                sent["status"] = message["status"]
-            elif message["type"] == "http.response.body":
-                sent["bytes"] += len(message.get("body", b""))
-            await send(message)
-
+        status, nbytes = 0, 0
         try:
-            await self.handle(scope, logged_send)
+            status, nbytes = await self.handle(scope, send)
         finally:
-            client = scope.get("client") or ("-", 0)
-            qs = scope.get("query_string", b"").decode("latin-1")
-            access_log.info(
-                '%s "%s %s%s" %d %d %.1fms',
-                client[0],
-                _loggable(scope["method"]),
-                _loggable(scope["path"]),
-                f"?{_loggable(qs)}" if qs else "",
-                sent["status"],
-                sent["bytes"],
-                (time.perf_counter() - started) * 1000,
-            )
+            if access_log.isEnabledFor(logging.INFO):
+                self._log_access(scope, status, nbytes, started)
 
-    async def handle(self, scope: Scope, send: Send) -> None:
+    def _log_access(self, scope: Scope, status: int, nbytes: int, started: float) -> None:
+        """One access log line: text, or a JSON object; never a credential (no headers
+        are logged), request text escaped (so it needs no more escaping inside JSON)."""
+        client = _loggable(str((scope.get("client") or ("-", 0))[0]))
+        qs = scope.get("query_string", b"").decode("latin-1")
+        target = _loggable(scope["path"]) + (f"?{_loggable(qs)}" if qs else "")
+        millis = (time.perf_counter() - started) * 1000
+        method = _loggable(scope["method"])
+        if self._json_log:
+            line = (
+                f'{{"time": "{utc_time(time.time())}", "client": "{client}", '
+                f'"method": "{method}", "path": "{target}", "status": {status}, '
+                f'"bytes": {nbytes}, "duration_ms": {millis:.3f}}}'
+            )
+            record = access_log.makeRecord(access_log.name, logging.INFO, "", 0, line, (), None)
+        else:
+            fields = (client, method, target, status, nbytes, millis)
+            record = access_log.makeRecord(
+                access_log.name, logging.INFO, "", 0, '%s "%s %s" %d %d %.1fms', fields, None
+            )
+        access_log.handle(record)  # made here: no search of the caller's frame per request
+
+    async def handle(self, scope: Scope, send: Send) -> tuple[int, int]:
+        """Answer one request; (status, body bytes sent)."""
         path: str = scope["path"]
         method: str = scope["method"]
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        if method not in ("GET", "HEAD"):
-            await _respond(send, 405, b"method not allowed\n", {"allow": "GET, HEAD"})
-            return
+        if method != "GET" and method != "HEAD":
+            return await _respond(send, 405, b"method not allowed\n", {"allow": "GET, HEAD"})
         head = method == "HEAD"
         if path == "/health":
-            ok = (self.wheelhouse.simple / "index.html").is_file()
-            body = json.dumps({"status": "ok" if ok else "no index"}).encode()
-            await _respond(send, 200 if ok else 503, body, {"content-type": "application/json"})
-            return
-        if not self.authorized(headers.get("authorization", "")):
+            await send(self._health[0])
+            await send(_EMPTY if head else self._health[1])
+            return 200, 0 if head else len(self._health[1]["body"])
+        if path == "/ready":
+            return await self.ready(send, head)
+        headers = {k: v for k, v in scope["headers"] if k in _WANTED}
+        if self._auth_ok and not self._authorized(headers.get(b"authorization")):
             challenge = {"www-authenticate": 'Basic realm="wheelhouse"'}
-            await _respond(send, 401, b"authentication required\n", challenge)
-            return
+            return await _respond(send, 401, b"authentication required\n", challenge)
+        try:
+            if path.startswith("/simple/"):
+                return await self.page(scope, path[len("/simple/") :], headers, send, head)
+            if path.startswith("/files/"):
+                return await self.file(path[len("/files/") :], headers, send, head)
+        except (WheelhouseError, OSError) as exc:
+            # the source cannot be read and nothing of it is held: say so, briefly
+            log.warning("%s: %s", self.source.describe(), exc)
+            return await _respond(send, 503, b"wheelhouse unavailable\n", {"retry-after": "5"})
         if path in ("/", "/simple"):
-            await _redirect(send, "/simple/")
-            return
-        if path.startswith("/simple/"):
-            await self.page(scope, path[len("/simple/") :], headers, send, head)
-            return
-        if path.startswith("/files/"):
-            await self.file(path[len("/files/") :], headers, send, head)
-            return
-        await _respond(send, 404, b"not found\n")
+            return await _redirect(send, "/simple/")
+        return await _respond(send, 404, b"not found\n")
 
     async def page(
-        self, scope: Scope, rest: str, headers: dict[str, str], send: Send, head: bool
-    ) -> None:
-        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-        chosen = negotiate(headers.get("accept"), (query.get("format") or [None])[0])
+        self, scope: Scope, rest: str, headers: dict[bytes, bytes], send: Send, head: bool
+    ) -> tuple[int, int]:
+        chosen = self._negotiate(headers.get(b"accept"), scope.get("query_string", b""))
         if chosen is None:
-            await _respond(send, 406, b"not acceptable: ask for PEP 691 JSON or HTML\n")
-            return
+            return await _respond(send, 406, b"not acceptable: ask for PEP 691 JSON or HTML\n")
         kind, ctype = chosen
-        if rest:
-            name = rest.rstrip("/")
-            if "/" in name or not name:
-                await _respond(send, 404, b"not found\n")
-                return
-            canonical = canonicalize_name(name)
-            if canonical != name or not rest.endswith("/"):
-                if not _PROJECT.match(canonical):
-                    await _respond(send, 404, b"not found\n")
-                    return
-                qs = scope.get("query_string", b"").decode("latin-1")
-                await _redirect(send, f"/simple/{canonical}/" + (f"?{qs}" if qs else ""))
-                return
-            if not _PROJECT.match(name):
-                await _respond(send, 404, b"not found\n")
-                return
-            file = self.wheelhouse.simple / name / f"index.{kind}"
+        if not rest:
+            key = f"simple/index.{kind}"
+        elif rest[-1] == "/" and _PROJECT.match(rest[:-1]):  # canonical, as linked
+            key = f"simple/{rest}index.{kind}"
         else:
-            file = self.wheelhouse.simple / f"index.{kind}"
-        cached = self._page(file) if _inside(file, self._simple) else None
-        if cached is None:
-            await _respond(send, 404, b"no such project\n")
-            return
-        etag = f'"{kind}-{cached.size:x}-{cached.mtime_ns:x}"'
-        extra = {
-            "content-type": ctype,
-            "etag": etag,
-            "vary": "Accept",
-            "cache-control": "max-age=0, must-revalidate",
-        }
-        if etag_matches(headers.get("if-none-match"), etag):
-            await _respond(send, 304, b"", extra)
-            return
-        await _respond(send, 200, b"" if head else cached.data, extra, length=cached.size)
+            return await self._not_canonical(scope, rest, send)
+        found = self.cache.fresh(key) or await self.cache.get(key, PAGE_LIMIT)
+        if found is None:
+            return await _respond(send, 404, b"no such project\n")
+        if isinstance(found, Large):
+            extra = {"vary": "Accept", "cache-control": "max-age=0, must-revalidate"}
+            return await self._stream(found, key, ctype, extra, headers, send, head, False)
+        return await _send_cached(found, ctype, headers, send, head)
 
-    def _page(self, file: Path) -> _Cached | None:
-        """A page's bytes, read again only when its size or mtime changed."""
-        try:
-            st = os.lstat(file)
-        except OSError:
-            self._cache.pop(str(file), None)
-            return None
-        if not stat.S_ISREG(st.st_mode):
-            return None
-        return self._cached(file, st)
+    async def _not_canonical(self, scope: Scope, rest: str, send: Send) -> tuple[int, int]:
+        """A project path not in its canonical form: redirected there, or not found."""
+        name = rest.rstrip("/")
+        if "/" in name or not name:
+            return await _respond(send, 404, b"not found\n")
+        canonical = canonicalize_name(name)
+        if not _PROJECT.match(canonical):
+            return await _respond(send, 404, b"not found\n")
+        qs = scope.get("query_string", b"").decode("latin-1")
+        return await _redirect(send, f"/simple/{canonical}/" + (f"?{qs}" if qs else ""))
 
-    def _cached(self, file: Path, st: os.stat_result) -> _Cached | None:
-        key = str(file)
-        hit = self._cache.get(key)
-        if hit is not None and hit.mtime_ns == st.st_mtime_ns and hit.size == st.st_size:
-            return hit
-        try:
-            fd = os.open(file, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-            with os.fdopen(fd, "rb") as f:
-                data = f.read()
-        except OSError:
-            return None
-        if len(data) != st.st_size:
-            return None  # replaced while we looked: do not cache a mix
-        hit = _Cached(st.st_mtime_ns, len(data), data)
-        if self._cached_bytes + len(data) > CACHE_BYTES:
-            self._cache.clear()
-            self._cached_bytes = 0
-        self._cache[key] = hit
-        self._cached_bytes += len(data)
-        return hit
-
-    async def file(self, name: str, headers: dict[str, str], send: Send, head: bool) -> None:
+    async def file(
+        self, name: str, headers: dict[bytes, bytes], send: Send, head: bool
+    ) -> tuple[int, int]:
         if not name or "/" in name or "\\" in name or name.startswith(".") or "\0" in name:
-            await _respond(send, 404, b"not found\n")
-            return
-        path = self.wheelhouse.files / name
-        try:
-            st = os.lstat(path) if _inside(path, self._files) else None
-        except OSError:
-            st = None
-        if st is None or not stat.S_ISREG(st.st_mode):
-            await _respond(send, 404, b"not found\n")
-            return
-        small = self._cached(path, st) if st.st_size <= SMALL_FILE else None
-        if small is not None:
-            await self._send_file(name, small.size, small.mtime_ns, headers, send, head, small.data)
-            return
-        try:
-            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-        except OSError:
-            await _respond(send, 404, b"not found\n")
-            return
-        with os.fdopen(fd, "rb") as f:
-            fst = os.fstat(f.fileno())
-            if not stat.S_ISREG(fst.st_mode):
-                await _respond(send, 404, b"not found\n")
-                return
-            await self._send_file(name, fst.st_size, fst.st_mtime_ns, headers, send, head, f)
+            return await _respond(send, 404, b"not found\n")
+        key = f"files/{name}"
+        ctype = _METADATA_TYPE if name.endswith(METADATA_SUFFIX) else _OCTETS
+        found = self.cache.fresh(key) or await self.cache.get(key, SMALL_FILE)
+        if found is None:
+            return await _respond(send, 404, b"not found\n")
+        if isinstance(found, Large):
+            extra = {"accept-ranges": "bytes", "cache-control": "max-age=3600"}
+            return await self._stream(found, key, ctype, extra, headers, send, head, True)
+        if b"range" not in headers:
+            return await _send_cached(found, ctype, headers, send, head)
+        extra = {"accept-ranges": "bytes", "cache-control": "max-age=3600"}
+        return await _send_ranged(found.data, found.etag, ctype, extra, headers, send, head)
 
-    async def _send_file(
+    async def _stream(
         self,
-        name: str,
-        size: int,
-        mtime_ns: int,
-        headers: dict[str, str],
+        large: Large,
+        key: str,
+        ctype: str,
+        extra: dict[str, str],
+        headers: dict[bytes, bytes],
         send: Send,
         head: bool,
-        body: bytes | BinaryIO,
-    ) -> None:
-        """Answer for one file: 304, 416, 206 or 200, from bytes in memory or an open file."""
-        etag = f'"{size:x}-{mtime_ns:x}"'
-        is_meta = name.endswith(".metadata")
-        extra = {
-            "content-type": "text/plain; charset=utf-8" if is_meta else "application/octet-stream",
-            "etag": etag,
-            "accept-ranges": "bytes",
-            "cache-control": "max-age=3600",
-        }
-        if etag_matches(headers.get("if-none-match"), etag):
-            await _respond(send, 304, b"", extra)
-            return
-        rng = parse_range(headers.get("range"), size)
-        if_range = headers.get("if-range")
-        if if_range is not None and if_range != etag:
-            rng = None
-        if rng is False:
-            extra["content-range"] = f"bytes */{size}"
-            await _respond(send, 416, b"", extra)
-            return
-        status, start, end = 200, 0, size - 1
-        if isinstance(rng, tuple):
-            status, (start, end) = 206, rng
-            extra["content-range"] = f"bytes {start}-{end}/{size}"
-        length = max(end - start + 1, 0)
-        await send(_start(status, extra, length))
-        if head or length == 0:
-            await send({"type": "http.response.body", "body": b""})
-        elif isinstance(body, bytes):
-            await send({"type": "http.response.body", "body": body[start : end + 1]})
-        else:
-            await _stream(body, start, length, send)
+        ranges: bool,
+    ) -> tuple[int, int]:
+        body = await self.source.open(key, large.stat)
+        if body is None:
+            return await _respond(send, 404, b"not found\n")
+        try:
+            wanted = headers if ranges else {k: v for k, v in headers.items() if k != b"range"}
+            return await _send_ranged(body, body.stat.etag, ctype, extra, wanted, send, head)
+        finally:
+            await body.aclose()
+
+    async def ready(self, send: Send, head: bool) -> tuple[int, int]:
+        """503 with the reason until there is an index (recent enough, with
+        --ready-max-age); 200 with when the last sync finished."""
+        try:
+            report = await self.readiness()
+        except (WheelhouseError, OSError) as exc:
+            report = {"status": "not ready", "reason": f"wheelhouse unreadable: {exc}"}
+        body = json.dumps(report).encode()
+        status = 200 if report["status"] == "ready" else 503
+        return await _respond(
+            send, status, b"" if head else body, {"content-type": "application/json"}, len(body)
+        )
+
+    async def readiness(self) -> dict[str, Any]:
+        """What /ready answers (`status` "ready" or "not ready" with a `reason`)."""
+        index = await self.cache.get("simple/index.html", PAGE_LIMIT)
+        if index is None:
+            return {"status": "not ready", "reason": "no index: simple/index.html is missing"}
+        stamp = await self.cache.get(SYNC_STAMP, _STAMP_LIMIT)
+        finished = parse_sync_stamp(stamp.data) if isinstance(stamp, Cached) else None
+        if finished is None and isinstance(index, Cached):
+            finished = datetime.fromtimestamp(index.modified, timezone.utc)
+        report: dict[str, Any] = {"status": "ready"}
+        if finished is not None:
+            age = max(time.time() - finished.timestamp(), 0.0)
+            report["last_sync"] = finished.strftime("%Y-%m-%dT%H:%M:%SZ")
+            report["age_seconds"] = round(age, 1)
+            limit = self.config.ready_max_age
+            if limit is not None and age > limit:
+                report["status"] = "not ready"
+                report["reason"] = (
+                    f"the last sync finished {age:.0f} s ago, longer than --ready-max-age"
+                    f" {limit:g} s"
+                )
+        return report
 
 
-async def _stream(f: BinaryIO, start: int, length: int, send: Send) -> None:
-    """Send `length` bytes from `start` a chunk at a time (big files read off the loop)."""
-    f.seek(start)
-    remaining = length
-    threaded = length > THREADED_READ
-    while remaining > 0:
-        n = min(CHUNK, remaining)
-        block = await asyncio.to_thread(f.read, n) if threaded else f.read(n)
-        if not block:
-            break  # the file shrank under us: end the response short
-        remaining -= len(block)
-        await send({"type": "http.response.body", "body": block, "more_body": remaining > 0})
-    if remaining > 0:
-        await send({"type": "http.response.body", "body": b""})
+async def _send_cached(
+    found: Cached, ctype: str, headers: dict[bytes, bytes], send: Send, head: bool
+) -> tuple[int, int]:
+    """The hot path: a cached object's ready-made 200 or 304."""
+    ok, not_modified = found.starts(ctype)
+    match = headers.get(b"if-none-match")
+    if match is not None:
+        text = match.decode("latin-1")
+        if text == found.etag or etag_matches(text, found.etag):
+            await send(not_modified)
+            await send(_EMPTY)
+            return 304, 0
+    await send(ok)
+    if head:
+        await send(_EMPTY)
+        return 200, 0
+    await send(found.body)
+    return 200, len(found.data)
 
 
-def _inside(path: Path, root: str) -> bool:
-    """True if `path`, every link in it resolved, is inside `root` (which ends in a
-    separator): a linked folder or file that leads out of the tree is not served."""
-    return os.path.realpath(path).startswith(root)
+async def _send_ranged(
+    body: bytes | Body,
+    etag: str,
+    ctype: str,
+    extra: dict[str, str],
+    headers: dict[bytes, bytes],
+    send: Send,
+    head: bool,
+) -> tuple[int, int]:
+    """Answer for one object: 304, 416, 206 or 200, from bytes in memory or a source."""
+    size = len(body) if isinstance(body, bytes) else body.stat.size
+    extra = {"content-type": ctype, "etag": etag, **extra}
+    match = headers.get(b"if-none-match")
+    if match is not None and etag_matches(match.decode("latin-1"), etag):
+        return await _respond(send, 304, b"", extra)
+    raw_range = headers.get(b"range")
+    rng = parse_range(None if raw_range is None else raw_range.decode("latin-1"), size)
+    if_range = headers.get(b"if-range")
+    if if_range is not None and if_range.decode("latin-1") != etag:
+        rng = None
+    if rng is False:
+        extra["content-range"] = f"bytes */{size}"
+        return await _respond(send, 416, b"", extra)
+    status, start, end = 200, 0, size - 1
+    if isinstance(rng, tuple):
+        status, (start, end) = 206, rng
+        extra["content-range"] = f"bytes {start}-{end}/{size}"
+    length = max(end - start + 1, 0)
+    await send(_start_message(status, extra, length))
+    if head or length == 0:
+        await send(_EMPTY)
+        return status, 0
+    if isinstance(body, bytes):
+        await send({"type": "http.response.body", "body": body[start : end + 1]})
+        return status, length
+    sent = 0
+    try:
+        async for block in body.chunks(start, length):
+            sent += len(block)
+            await send({"type": "http.response.body", "body": block, "more_body": sent < length})
+    except (WheelhouseError, OSError) as exc:  # the head is out: all that is left is to stop
+        log.warning("reading failed after %d of %d bytes: %s", sent, length, exc)
+    if sent < length:
+        await send(_EMPTY)  # the object changed or shrank under us: the response ends short
+    return status, sent
 
 
 _UNSAFE_IN_LOG = re.compile(r'[^\x21-\x7e]|["\\%]')
@@ -330,7 +416,7 @@ def _basic(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
-def _start(status: int, headers: dict[str, str], length: int) -> Message:
+def _start_message(status: int, headers: dict[str, str], length: int) -> Message:
     raw = [(b"content-length", str(length).encode())]
     raw += [(k.encode(), v.encode("latin-1")) for k, v in headers.items()]
     return {"type": "http.response.start", "status": status, "headers": raw}
@@ -342,36 +428,115 @@ async def _respond(
     body: bytes,
     headers: dict[str, str] | None = None,
     length: int | None = None,
-) -> None:
+) -> tuple[int, int]:
     headers = {"content-type": "text/plain; charset=utf-8", **(headers or {})}
-    await send(_start(status, headers, len(body) if length is None else length))
+    await send(_start_message(status, headers, len(body) if length is None else length))
     await send({"type": "http.response.body", "body": body})
+    return status, len(body)
 
 
-async def _redirect(send: Send, location: str) -> None:
-    await _respond(send, 301, b"", {"location": quote(location, safe="/?=&")})
+async def _redirect(send: Send, location: str) -> tuple[int, int]:
+    return await _respond(send, 301, b"", {"location": quote(location, safe="/?=&")})
 
 
-async def _lifespan(receive: Receive, send: Send) -> None:
+async def _lifespan(receive: Receive, send: Send, source: Source) -> None:
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
+            flush_access_log()
+            await source.aclose()
             await send({"type": "lifespan.shutdown.complete"})
             return
 
 
+FLUSH_SECONDS = 0.1  # the longest an access line waits in the batch
+FLUSH_BYTES = 1 << 16
+
+
+class BatchedStderr(logging.Handler):
+    """Log lines to stderr a batch at a time: written FLUSH_SECONDS after the first line of
+    a batch or once FLUSH_BYTES gathered (one system call per batch, not per request: at
+    10-20k requests/s a write and flush per line cost a third of the time). Outside an
+    event loop every line is written at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lines: list[str] = []
+        self._size = 0
+        self._timer: asyncio.TimerHandle | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record) + "\n"
+        except Exception:
+            self.handleError(record)
+            return
+        self._lines.append(line)
+        self._size += len(line)
+        if self._size >= FLUSH_BYTES:
+            self.flush()
+        elif self._timer is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                self.flush()
+                return
+            self._timer = loop.call_later(FLUSH_SECONDS, self.flush)
+
+    def flush(self) -> None:
+        with self.lock or nullcontext():
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            if not self._lines:
+                return
+            data, self._lines, self._size = "".join(self._lines), [], 0
+            try:
+                sys.stderr.write(data)
+                sys.stderr.flush()
+            except (OSError, ValueError):
+                pass  # stderr gone (closed at exit): nothing to tell it to
+
+    def close(self) -> None:
+        self.flush()
+        super().close()
+
+
+def flush_access_log() -> None:
+    for handler in access_log.handlers:
+        handler.flush()
+
+
+def _log_to_stderr(log_format: str, level: int | None = None) -> None:
+    """The access log to stderr as the app forms its lines (text or JSON), not through the
+    tool's handler; in a worker process of its own (`level` given), the tool's own lines
+    too, as text or JSON. Handlers set up already are kept."""
+    access = logging.getLogger("wheelhouse.access")
+    if not access.handlers:
+        batched = BatchedStderr()
+        batched.setFormatter(logging.Formatter("%(message)s"))
+        access.addHandler(batched)
+        access.propagate = False
+    if level is None:
+        return
+    tool = logging.getLogger("wheelhouse")
+    if not tool.handlers:
+        handler = logging.StreamHandler()
+        text = logging.Formatter("%(message)s")
+        handler.setFormatter(JsonFormatter() if log_format == "json" else text)
+        tool.addHandler(handler)
+        tool.setLevel(level)
+
+
 def app_from_env() -> MirrorApp:
     """The app for each of several uvicorn worker processes (configured through the
-    environment, which the workers inherit; the access log goes to stderr)."""
-    access = logging.getLogger("wheelhouse.access")
-    if not logging.getLogger("wheelhouse").handlers and not access.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        access.addHandler(handler)
-        access.setLevel(logging.INFO)
-    return MirrorApp(ServeConfig.from_env(os.environ))
+    environment, which the workers inherit; the logs go to stderr)."""
+    config = ServeConfig.from_env(os.environ)
+    quiet = os.environ.get(ENV_LOG_LEVEL, "info") not in ("info", "debug", "trace")
+    _log_to_stderr(config.log_format, logging.WARNING if quiet else logging.INFO)
+    return MirrorApp(config)
 
 
 def check_can_listen(host: str, port: int) -> None:
@@ -404,18 +569,53 @@ def server_options() -> dict[str, Any]:
     }
 
 
+def uvicorn_log_config(log_format: str) -> dict[str, Any] | None:
+    """uvicorn's own lines (start, stop, errors) as JSON objects with --log-format json;
+    None keeps uvicorn's text format."""
+    if log_format != "json":
+        return None
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "wheelhouse.logformat.JsonFormatter"}},
+        "handlers": {
+            "json": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "stream": "ext://sys.stderr",
+            }
+        },
+        "loggers": {
+            "uvicorn": {"handlers": ["json"], "level": "INFO", "propagate": False},
+            "uvicorn.error": {"level": "INFO"},
+            "uvicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
+        },
+    }
+
+
 def run_server(
-    config: ServeConfig, host: str, port: int, log_level: str = "info", workers: int = 1
+    config: ServeConfig,
+    host: str,
+    port: int,
+    log_level: str = "info",
+    workers: int | None = None,
 ) -> None:
-    """Serve until interrupted (uvicorn; our own access log, not uvicorn's)."""
+    """Serve until interrupted (uvicorn; our own access log, not uvicorn's) with `workers`
+    processes (None: one per CPU this process may use)."""
     import uvicorn
 
+    workers = default_workers() if workers is None else workers
     common: dict[str, Any] = {"host": host, "port": port, "log_level": log_level}
     common.update(server_options())
+    log_config = uvicorn_log_config(config.log_format)
+    if log_config is not None:
+        common["log_config"] = log_config
     if workers <= 1:
+        _log_to_stderr(config.log_format)
         uvicorn.run(MirrorApp(config), **common)
         return
     for name in (ENV_TOKEN, ENV_BASIC):
         os.environ.pop(name, None)
     os.environ.update(config.to_env())
+    os.environ[ENV_LOG_LEVEL] = log_level
     uvicorn.run("wheelhouse.mirror.serve:app_from_env", factory=True, workers=workers, **common)

@@ -24,6 +24,7 @@ from wheelhouse.mirror.catalog import (
     record_for,
     rehash_all,
     save_catalog,
+    save_sync_stamp,
     verified,
 )
 from wheelhouse.mirror.static_index import write_index
@@ -65,9 +66,22 @@ Progress = Callable[[SyncEvent], None]
 
 @dataclass(frozen=True)
 class Failure:
-    what: str
+    what: str  # the file, or the pin (name==version), or the step that failed
     message: str
     exit_code: int
+    project: str | None = None  # the project it is a file of, where it is one
+
+    def to_dict(self) -> dict[str, Any]:
+        """For the summary: the project, the file (where one is named) and the reason."""
+        return {
+            "name": self.project,
+            "file": self.what if parse_filename(self.what) else None,
+            "reason": self.message,
+            "exit_code": self.exit_code,
+        }
+
+
+SUMMARY_FORMAT = 1  # raised when a key of the summary changes meaning or goes away
 
 
 @dataclass(frozen=True)
@@ -87,6 +101,38 @@ class SyncReport:
     @property
     def ok(self) -> bool:
         return not self.failed
+
+    @property
+    def exit_code(self) -> int:
+        """0; or the failures' exit code when they agree, else 1."""
+        codes = {f.exit_code for f in self.failed}
+        return 0 if not codes else codes.pop() if len(codes) == 1 else 1
+
+    def summary(
+        self, locks: Sequence[str] = (), error: str | None = None, error_code: int = 1
+    ) -> dict[str, Any]:
+        """What `sync --json` prints, also when an `error` stopped the run before it had a
+        report (a bad lock, the wheelhouse held by another sync, an unreachable index):
+        stable keys a scheduler can alert on (README, "sync --json")."""
+        return {
+            "format": SUMMARY_FORMAT,
+            **self.to_dict(),
+            "ok": self.ok and error is None,
+            "exit_code": error_code if error is not None else self.exit_code,
+            "error": error,
+            "locks": [str(p) for p in locks],
+            "counts": {
+                "downloaded": len(self.downloaded),
+                "present": len(self.skipped),
+                "failed": len(self.failed),
+                "built": sum(1 for b in self.built if not b.reused),
+                "reused": sum(1 for b in self.built if b.reused),
+                "verified": self.verified,
+                "differed": len(self.differed),
+                "indexed": self.indexed_files,
+            },
+            "failures": [f.to_dict() for f in self.failed],
+        }
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -231,6 +277,8 @@ def sync(
             from wheelhouse.mirror.advisories import keep_advisories
 
             kept = keep_advisories(wh, options.advisories, config, transport)
+        if not run.failed:
+            save_sync_stamp(wh, len(fresh))
     (progress or _ignore)(SyncEvent("index", count=len(fresh)))
     return SyncReport(
         wheelhouse=str(wh.root),
@@ -287,9 +335,19 @@ def _verify_all(
 def _hold(differ: dict[str, str], wanted: list[Wanted]) -> list[Failure]:
     """Without --repair, what differs is reported (exit 5) and left alone, not replaced."""
     return [
-        Failure(name, f"{name}: {problem} (sync --verify --repair downloads it again)", 5)
+        Failure(
+            name,
+            f"{name}: {problem} (sync --verify --repair downloads it again)",
+            5,
+            _project(name),
+        )
         for name, problem in sorted(differ.items())
     ]
+
+
+def _project(filename: str) -> str | None:
+    parsed = parse_filename(filename)
+    return None if parsed is None else str(parsed.name)
 
 
 def run_loop(coro: Coroutine[Any, Any, T]) -> T:
@@ -394,10 +452,10 @@ async def _one(run: _Run, w: Wanted) -> None:
         run.downloaded.append(item.filename)
         run.emit(SyncEvent("done", item.filename))
     except WheelhouseError as exc:
-        run.failed.append(Failure(w.describe, str(exc), exc.exit_code))
+        run.failed.append(Failure(w.describe, str(exc), exc.exit_code, w.project))
         run.emit(SyncEvent("failed", w.describe, message=str(exc)))
     except OSError as exc:
-        run.failed.append(Failure(w.describe, f"{w.describe}: {exc}", 1))
+        run.failed.append(Failure(w.describe, f"{w.describe}: {exc}", 1, w.project))
         run.emit(SyncEvent("failed", w.describe, message=str(exc)))
 
 
@@ -597,5 +655,4 @@ class SyncFailed(WheelhouseError):
         lines = [f"{len(report.failed)} file(s) failed:"]
         lines += [f"  {f.message}" for f in report.failed]
         super().__init__("\n".join(lines))
-        codes = {f.exit_code for f in report.failed}
-        self.exit_code = codes.pop() if len(codes) == 1 else 1
+        self.exit_code = report.exit_code

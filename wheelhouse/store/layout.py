@@ -3,7 +3,8 @@
 Layout (shared with the other commands): ``files/<filename>`` the distribution files (and
 their PEP 658 ``.metadata``), ``simple/`` the static index, ``.partial/`` resumable downloads,
 ``.wheelhouse-lock`` the writers' lock, ``wheelhouse.json`` the catalog (what each file is
-and when it was verified; `wheelhouse.mirror.catalog`), ``advisories/`` the advisory data
+and when it was verified; `wheelhouse.mirror.catalog`), ``last-sync.json`` when the last
+sync without failures finished (`serve`'s readiness), ``advisories/`` the advisory data
 kept for offline audits (an OSV export and where and when it was fetched).
 """
 
@@ -29,6 +30,7 @@ SIMPLE = "simple"
 CATALOG = "wheelhouse.json"
 LOCK = ".wheelhouse-lock"  # the writers' lock file (a folder) or leased blob (object storage)
 CATALOG_BYTES = 256 << 20  # the most a catalog may take (a few hundred bytes a file)
+SYNC_STAMP = "last-sync.json"
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,10 @@ class Wheelhouse:
     @property
     def catalog_path(self) -> Path:
         return self.root / CATALOG
+
+    @property
+    def sync_stamp_path(self) -> Path:
+        return self.root / SYNC_STAMP
 
     @property
     def advisories(self) -> Path:
