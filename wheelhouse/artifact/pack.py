@@ -23,7 +23,7 @@ from wheelhouse.artifact.manifest import MANIFEST_NAME, compare_tree, read_manif
 from wheelhouse.artifact.modes import mode_problem, tree_mode_problems
 from wheelhouse.errors import IntegrityError, UsageError
 from wheelhouse.files import AtomicFile
-from wheelhouse.store.storage import is_remote
+from wheelhouse.store.location import is_remote
 
 _CHUNK = 1 << 20
 
@@ -86,7 +86,7 @@ def pack_tree(root: Path, output: Path | str, mtime: int | None = None) -> PackR
 def _pack_to_storage(root: Path, url: str, mtime: int | None) -> PackResult:
     import asyncio
 
-    from wheelhouse.store.storage import AZ_SCHEME, open_wheelhouse, parse_blob_url
+    from wheelhouse.store.location import AZ_SCHEME, open_wheelhouse, parse_blob_url
 
     where = parse_blob_url(url)
     folder, _, name = where.prefix.rpartition("/")

@@ -139,7 +139,7 @@ def wheelhouse_location(text: str) -> Path | str:
     """--wheelhouse: a folder, or az://CONTAINER/PREFIX (checked here, opened by the command)."""
     if "://" not in text:
         return Path(text)
-    from wheelhouse.store.storage import AZ_SCHEME, parse_blob_url
+    from wheelhouse.store.location import AZ_SCHEME, parse_blob_url
 
     if not text.startswith(AZ_SCHEME):
         raise argparse.ArgumentTypeError(f"{text}: a folder or az://CONTAINER/PREFIX")

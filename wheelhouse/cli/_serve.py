@@ -87,7 +87,7 @@ def _seconds(text: str) -> float:
 
 def run(args: argparse.Namespace) -> int:
     from wheelhouse.mirror.serve import check_can_listen, run_server
-    from wheelhouse.store.storage import is_remote
+    from wheelhouse.store.location import is_remote
 
     config = serve_config(
         args.wheelhouse if is_remote(args.wheelhouse) else Path(args.wheelhouse),

@@ -12,7 +12,7 @@ from wheelhouse.mirror.catalog import FileRecord, load_catalog, save_catalog, ve
 from wheelhouse.mirror.static_index import write_index
 from wheelhouse.mirror.wanted import Wanted, load_wanted
 from wheelhouse.store.layout import METADATA_SUFFIX, Wheelhouse, writer_lock
-from wheelhouse.store.storage import is_remote, open_wheelhouse
+from wheelhouse.store.location import is_remote, open_wheelhouse
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,7 @@ from wheelhouse.mirror.servecache import (
 )
 from wheelhouse.mirror.serveconfig import ENV_BASIC, ENV_TOKEN, ServeConfig
 from wheelhouse.store.layout import METADATA_SUFFIX, SYNC_STAMP
-from wheelhouse.store.storage import is_remote, open_wheelhouse
+from wheelhouse.store.location import is_remote, open_wheelhouse
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from wheelhouse.errors import UsageError
 from wheelhouse.store.layout import Wheelhouse
-from wheelhouse.store.storage import is_remote, open_wheelhouse
+from wheelhouse.store.location import is_remote, open_wheelhouse
 
 ENV_ROOT = "WHEELHOUSE_SERVE_ROOT"
 ENV_TOKEN = "WHEELHOUSE_SERVE_TOKEN"

@@ -34,7 +34,7 @@ from wheelhouse.model.lockfiles import load_lock
 from wheelhouse.net.pipconfig import IndexConfig
 from wheelhouse.net.urls import local_path, redact_url, strip_credentials
 from wheelhouse.store.layout import METADATA_SUFFIX, Wheelhouse, writer_lock
-from wheelhouse.store.storage import is_remote, open_wheelhouse
+from wheelhouse.store.location import is_remote, open_wheelhouse
 
 if TYPE_CHECKING:  # httpx (~50 ms to import) only once there is something to fetch
     import httpx

@@ -17,9 +17,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-import re
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +36,12 @@ from wheelhouse.store.layout import (
     try_lock,
 )
 from wheelhouse.store.layout import WriterBusy as WriterBusy  # part of this module's API
+from wheelhouse.store.location import AZ_SCHEME as AZ_SCHEME
+from wheelhouse.store.location import BlobLocation as BlobLocation
+from wheelhouse.store.location import check_key as check_key
+from wheelhouse.store.location import is_remote as is_remote
+from wheelhouse.store.location import open_wheelhouse as open_wheelhouse
+from wheelhouse.store.location import parse_blob_url as parse_blob_url
 
 CHUNK = 1 << 20  # bytes a streamed read yields at a time (at most)
 LOCK_KEY = LOCK
@@ -135,86 +140,6 @@ class Storage(Protocol):
 
     async def close(self) -> None:
         """Release connections."""
-
-
-# -- keys and specs -------------------------------------------------------------------
-
-_BAD_SEGMENTS = {"", ".", ".."}
-
-
-def check_key(key: str) -> str:
-    """A key that names a place inside the wheelhouse and nothing else."""
-    if (
-        not key
-        or len(key) > 1024
-        or key.startswith("/")
-        or "\\" in key
-        or "\0" in key
-        or any(seg in _BAD_SEGMENTS for seg in key.split("/"))
-    ):
-        raise UsageError(f"refusing unsafe wheelhouse key {key!r}")
-    return key
-
-
-_CONTAINER = re.compile(r"[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}")
-AZ_SCHEME = "az://"
-
-
-@dataclass(frozen=True)
-class BlobLocation:
-    """az://CONTAINER/PREFIX, parsed: the prefix has no leading or trailing slash."""
-
-    container: str
-    prefix: str
-
-    @property
-    def url(self) -> str:
-        return f"{AZ_SCHEME}{self.container}/{self.prefix}".rstrip("/")
-
-
-def parse_blob_url(spec: str) -> BlobLocation:
-    """az://CONTAINER[/PREFIX], strictly: a bad one is a UsageError naming it."""
-    if not spec.startswith(AZ_SCHEME):
-        raise UsageError(f"{spec!r} is not an az://CONTAINER/PREFIX URL")
-    rest = spec[len(AZ_SCHEME) :]
-    container, _, prefix = rest.partition("/")
-    prefix = prefix.rstrip("/")
-    if not _CONTAINER.fullmatch(container):
-        raise UsageError(
-            f"{spec}: {container!r} is not an Azure container name (3-63 characters: "
-            "lowercase letters, digits, single hyphens between them)"
-        )
-    if prefix and (
-        len(prefix) > 512
-        or any(seg in _BAD_SEGMENTS for seg in prefix.split("/"))
-        or any(c in prefix for c in "\\\0?#")
-        or any(ord(c) < 0x20 for c in prefix)
-    ):
-        raise UsageError(f"{spec}: {prefix!r} is not a usable blob prefix")
-    return BlobLocation(container, prefix)
-
-
-def is_remote(spec: str | Path) -> bool:
-    """True for an object storage URL (az://), False for a folder."""
-    return isinstance(spec, str) and spec.startswith(AZ_SCHEME)
-
-
-def open_wheelhouse(spec: str | Path, *, env: Mapping[str, str] | None = None) -> Storage:
-    """The storage `spec` names: a folder path, or az://CONTAINER/PREFIX (Azure Blob Storage,
-    credentials from `env`, default os.environ: see `wheelhouse.store.blob`). Connects on
-    first use, not here."""
-    if isinstance(spec, Path):
-        return LocalStorage(spec)
-    if "://" in spec:
-        if not spec.startswith(AZ_SCHEME):
-            scheme = spec.split("://", 1)[0]
-            raise UsageError(f"{spec}: unknown wheelhouse scheme {scheme!r} (a folder or az://)")
-        from wheelhouse.store.blob import BlobStorage
-
-        return BlobStorage(parse_blob_url(spec), env=os.environ if env is None else env)
-    if not spec.strip():
-        raise UsageError("an empty wheelhouse path")
-    return LocalStorage(Path(spec))
 
 
 # -- the local folder -----------------------------------------------------------------
