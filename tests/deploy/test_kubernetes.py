@@ -111,6 +111,9 @@ def test_serve_container() -> None:
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     assert ports["http"] == args.port
     assert container["readinessProbe"]["httpGet"]["path"] == "/ready"
+    # /ready asks the storage: more than the ~3 s serve may take on it, several misses
+    assert container["readinessProbe"]["timeoutSeconds"] >= 5
+    assert container["readinessProbe"]["failureThreshold"] >= 3
     assert container["livenessProbe"]["httpGet"]["path"] == "/health"
     (service,) = _by_kind("Service")
     labels = deployment["spec"]["template"]["metadata"]["labels"]

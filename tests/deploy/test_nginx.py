@@ -382,3 +382,17 @@ def test_cli_writes_file(tmp_path: Path) -> None:
     out.parent.mkdir()
     assert main(["nginx-config", "--wheelhouse", str(tmp_path), "-o", str(out)]) == 0
     assert f"root {tmp_path};" in out.read_text()
+
+
+@pytest.mark.parametrize("spec", ["az://wheels/team-a", "az:/wheels", "AZ://wheels/x"])
+def test_blob_storage_refused(
+    spec: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """nginx can only serve a folder: an az:// wheelhouse is refused, not turned into a
+    folder named `az:` below the current one."""
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "wheelhouse.conf"
+    assert main(["nginx-config", "--wheelhouse", spec, "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "nginx serves a folder" in err and "wheelhouse serve" in err
+    assert not out.exists()

@@ -22,11 +22,12 @@ import httpx
 import pytest
 
 from tests.helpers import Synced, run_mirror
+from wheelhouse.errors import UsageError
 from wheelhouse.files import atomic_write
 from wheelhouse.logformat import JsonFormatter
 from wheelhouse.mirror.catalog import parse_sync_stamp, render_sync_stamp
 from wheelhouse.mirror.serve import MirrorApp, default_workers
-from wheelhouse.mirror.serveconfig import ServeConfig
+from wheelhouse.mirror.serveconfig import ServeConfig, serve_config
 from wheelhouse.mirror.static_index import write_index
 from wheelhouse.store.layout import Wheelhouse
 
@@ -381,3 +382,35 @@ def test_access_lines_are_written_a_batch_at_a_time(monkeypatch: pytest.MonkeyPa
     assert out.getvalue().endswith("x\nlast\n")
     handler.handle(record("outside a loop"))
     assert out.getvalue().endswith("outside a loop\n")
+
+
+@pytest.mark.parametrize("value", ["0", "-0", "-5", "nan", "inf", "soon"])
+def test_ready_max_age_must_be_positive(
+    value: str, synced: Synced, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """0 (or -0) would make /ready never answer 200: refused like any other bad age."""
+    from wheelhouse.cli import main
+
+    argv = ["serve", "--wheelhouse", str(synced.root), f"--ready-max-age={value}"]
+    assert main(argv) == 2
+    assert "positive number of seconds" in capsys.readouterr().err
+    with pytest.raises(UsageError, match="positive number of seconds"):
+        serve_config(synced.root, ready_max_age=0.0)
+
+
+def test_blob_source_gives_up_quickly(monkeypatch: pytest.MonkeyPatch) -> None:
+    """serve's storage client retries once with a short connect timeout (a sync's retries
+    would hold every revalidation ~15 s while the storage is unreachable); a sync's keeps
+    the longer ones."""
+    from wheelhouse.mirror.serve import source_for
+    from wheelhouse.mirror.servecache import StorageSource
+    from wheelhouse.store.blob import BlobStorage
+    from wheelhouse.store.location import open_wheelhouse
+
+    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", "UseDevelopmentStorage=true")
+    source = source_for("az://wheels/prod")
+    assert isinstance(source, StorageSource) and isinstance(source.storage, BlobStorage)
+    assert (source.storage._retries, source.storage._connection_timeout) == (1, 2)
+    synced = open_wheelhouse("az://wheels/prod")
+    assert isinstance(synced, BlobStorage)
+    assert (synced._retries, synced._connection_timeout) == (3, 10)

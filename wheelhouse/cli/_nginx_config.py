@@ -59,7 +59,10 @@ def run(args: argparse.Namespace) -> int:
     from wheelhouse.mirror.nginx import NginxOptions, render_nginx_config
 
     options = NginxOptions(
-        wheelhouse=args.wheelhouse.absolute(),
+        # an az:// URL is kept as given, for the library to refuse by name
+        wheelhouse=args.wheelhouse
+        if str(args.wheelhouse).lower().startswith("az:")
+        else args.wheelhouse.absolute(),
         listen=tuple(args.listen or ["8080"]),
         server_name=args.server_name,
         basic_auth_file=args.basic_auth_file.absolute() if args.basic_auth_file else None,

@@ -80,8 +80,8 @@ def _seconds(text: str) -> float:
         value = float(text)
     except ValueError:
         value = -1.0
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"wants a number of seconds, not {text!r}")
+    if not 0 < value < float("inf"):  # 0 would mean never ready
+        raise argparse.ArgumentTypeError(f"wants a positive number of seconds, not {text!r}")
     return value
 
 

@@ -96,6 +96,11 @@ def check_options(options: NginxOptions) -> None:
     for flag, text in texts.items():
         if not _SAFE_TEXT.match(text):
             raise UsageError(f"{flag} {text!r}: no spaces, quotes, ';', '{{', '}}', '$' or '#'")
+    if str(options.wheelhouse).lower().startswith("az:"):
+        raise UsageError(
+            f"--wheelhouse {options.wheelhouse}: nginx serves a folder, not Azure Blob Storage "
+            "(serve an az:// wheelhouse with `wheelhouse serve`, or sync it into a folder)"
+        )
     if not Path(options.wheelhouse).is_absolute():
         raise UsageError(f"--wheelhouse {options.wheelhouse}: nginx needs an absolute path")
     if options.basic_auth_file is not None and not options.basic_auth_file.is_absolute():

@@ -77,7 +77,10 @@ def object_headers(key: str, etag: str) -> Headers:
 def source_for(root: Path | str) -> Source:
     """A folder's source, or object storage's (opened on first use, in the server's loop)."""
     if is_remote(root):
-        return StorageSource(open_wheelhouse(root))
+        # one quick retry and a short connect timeout: while the storage is unreachable, a
+        # held page is answered after ~1-3 s instead of the ~15 s a sync's retries take
+        # (pip's own timeout is 15 s), and /ready says so within a probe's timeout
+        return StorageSource(open_wheelhouse(root, retries=1, connection_timeout=2))
     return LocalSource(Path(root))
 
 

@@ -116,8 +116,10 @@ def serve_config(
     """The configuration for a wheelhouse that has an index; credentials given win over
     those in the environment, and one kind of credential given excludes the other."""
     check_log_format(log_format)
-    if ready_max_age is not None and not 0 <= ready_max_age < float("inf"):
-        raise UsageError(f"--ready-max-age wants a number of seconds, not {ready_max_age!r}")
+    if ready_max_age is not None and not 0 < ready_max_age < float("inf"):
+        raise UsageError(
+            f"--ready-max-age wants a positive number of seconds, not {ready_max_age!r}"
+        )
     if is_remote(root):
         open_wheelhouse(root)  # the URL and the credentials' presence, checked (no network)
     elif not Wheelhouse(Path(root)).simple.is_dir():

@@ -132,6 +132,7 @@ class BlobStorage:
         env: Mapping[str, str],
         lease_seconds: int = LEASE_SECONDS,
         retries: int = 3,
+        connection_timeout: float = 10,
     ) -> None:
         self.location = location
         self._connection_string = env.get(CONNECTION_STRING) or None
@@ -145,6 +146,7 @@ class BlobStorage:
             raise UsageError(f"a blob lease lasts 15 to 60 seconds, not {lease_seconds}")
         self.lease_seconds = lease_seconds
         self._retries = retries
+        self._connection_timeout = connection_timeout
         self._service: BlobServiceClient | None = None
         self._container: ContainerClient | None = None
         self._credential: Any = None
@@ -177,7 +179,7 @@ class BlobStorage:
             "retry_policy": ExponentialRetry(
                 initial_backoff=1, increment_base=2, retry_total=self._retries
             ),
-            "connection_timeout": 10,
+            "connection_timeout": self._connection_timeout,
             "read_timeout": 60,
             "max_single_get_size": BLOCK,
             "max_chunk_get_size": BLOCK,

@@ -77,10 +77,18 @@ def is_remote(spec: str | Path) -> bool:
     return isinstance(spec, str) and spec.startswith(AZ_SCHEME)
 
 
-def open_wheelhouse(spec: str | Path, *, env: Mapping[str, str] | None = None) -> Storage:
+def open_wheelhouse(
+    spec: str | Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    retries: int = 3,
+    connection_timeout: float = 10,
+) -> Storage:
     """The storage `spec` names: a folder path, or az://CONTAINER/PREFIX (Azure Blob Storage,
     credentials from `env`, default os.environ: see `wheelhouse.store.blob`). Connects on
-    first use, not here."""
+    first use, not here. `retries` and `connection_timeout` (seconds) bound how long one
+    request to object storage may take: a server answering from what it holds wants them
+    short, a sync rides out more."""
     from wheelhouse.store.storage import LocalStorage
 
     if isinstance(spec, Path):
@@ -91,7 +99,12 @@ def open_wheelhouse(spec: str | Path, *, env: Mapping[str, str] | None = None) -
             raise UsageError(f"{spec}: unknown wheelhouse scheme {scheme!r} (a folder or az://)")
         from wheelhouse.store.blob import BlobStorage
 
-        return BlobStorage(parse_blob_url(spec), env=os.environ if env is None else env)
+        return BlobStorage(
+            parse_blob_url(spec),
+            env=os.environ if env is None else env,
+            retries=retries,
+            connection_timeout=connection_timeout,
+        )
     if not spec.strip():
         raise UsageError("an empty wheelhouse path")
     return LocalStorage(Path(spec))
