@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import shutil
 import socket
@@ -26,7 +27,7 @@ from wheelhouse.errors import UsageError
 from wheelhouse.files import atomic_write
 from wheelhouse.logformat import JsonFormatter
 from wheelhouse.mirror.catalog import parse_sync_stamp, render_sync_stamp
-from wheelhouse.mirror.serve import MirrorApp, default_workers
+from wheelhouse.mirror.serve import MirrorApp, cpu_quota, default_workers
 from wheelhouse.mirror.serveconfig import ServeConfig, serve_config
 from wheelhouse.mirror.static_index import write_index
 from wheelhouse.store.layout import Wheelhouse
@@ -204,7 +205,9 @@ def _free_port() -> int:
 def test_default_workers_and_json_logs_of_the_command(synced: Synced, tmp_path: Path) -> None:
     """`serve` without --workers starts one worker per CPU it may use; with --log-format
     json every line it writes (uvicorn's, the tool's, the access log) is a JSON object."""
-    assert default_workers() == len(os.sched_getaffinity(0))
+    quota = cpu_quota(Path("/sys/fs/cgroup"))
+    cpus = len(os.sched_getaffinity(0))
+    assert default_workers() == (cpus if quota is None else max(1, min(cpus, math.ceil(quota))))
     port = _free_port()
     err = tmp_path / "stderr"
     env = {k: v for k, v in os.environ.items() if not k.startswith("WHEELHOUSE_SERVE_")}
@@ -414,3 +417,30 @@ def test_blob_source_gives_up_quickly(monkeypatch: pytest.MonkeyPatch) -> None:
     synced = open_wheelhouse("az://wheels/prod")
     assert isinstance(synced, BlobStorage)
     assert (synced._retries, synced._connection_timeout) == (3, 10)
+
+
+@pytest.mark.parametrize(
+    ("files", "quota"),
+    [
+        ({"cpu.max": "max 100000\n"}, None),
+        ({"cpu.max": "250000 100000\n"}, 2.5),
+        ({"cpu.max": "50000 100000\n"}, 0.5),
+        ({"cpu.max": "garbage\n"}, None),
+        ({"cpu.max": "0 100000\n"}, None),
+        ({"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, None),
+        ({"cpu/cpu.cfs_quota_us": "100000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 1.0),
+        ({}, None),
+    ],
+)
+def test_workers_follow_the_cpu_quota(
+    files: dict[str, str], quota: float | None, tmp_path: Path
+) -> None:
+    """A container limited to fewer CPUs than it sees (docker --cpus, a Kubernetes limit)
+    starts as many workers as its quota allows, rounded up, at least one."""
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    assert cpu_quota(tmp_path) == quota
+    cpus = len(os.sched_getaffinity(0))
+    expected = cpus if quota is None else max(1, min(cpus, math.ceil(quota)))
+    assert default_workers(tmp_path) == expected

@@ -37,7 +37,7 @@ def register(sub: Any) -> None:
         type=positive_int,
         default=None,
         metavar="N",
-        help="worker processes (default: one per CPU this process may use)",
+        help="worker processes (default: one per CPU this process may use, within its CPU quota)",
     )
     p.add_argument(
         "--log-format",

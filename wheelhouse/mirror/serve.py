@@ -14,6 +14,7 @@ import base64
 import hmac
 import json
 import logging
+import math
 import os
 import re
 import sys
@@ -84,11 +85,38 @@ def source_for(root: Path | str) -> Source:
     return LocalSource(Path(root))
 
 
-def default_workers() -> int:
-    """One worker process per CPU this process may run on."""
+def default_workers(cgroup: Path = Path("/sys/fs/cgroup")) -> int:
+    """One worker process per CPU this process may run on: the CPUs it may be scheduled on,
+    capped by the container's CPU quota where one is set (`docker --cpus`, a Kubernetes CPU
+    limit: cgroup v2 `cpu.max`, or v1 `cpu.cfs_quota_us` / `cpu.cfs_period_us`)."""
     if hasattr(os, "sched_getaffinity"):
-        return max(len(os.sched_getaffinity(0)), 1)
-    return os.cpu_count() or 1
+        cpus = max(len(os.sched_getaffinity(0)), 1)
+    else:
+        cpus = os.cpu_count() or 1
+    quota = cpu_quota(cgroup)
+    return cpus if quota is None else max(1, min(cpus, math.ceil(quota)))
+
+
+def cpu_quota(cgroup: Path) -> float | None:
+    """The CPUs the cgroup's quota allows (2.5 for `250000 100000`), None if unlimited or
+    unreadable."""
+    try:
+        text = (cgroup / "cpu.max").read_text().split()
+    except OSError:
+        try:
+            text = [
+                (cgroup / "cpu" / "cpu.cfs_quota_us").read_text().strip(),
+                (cgroup / "cpu" / "cpu.cfs_period_us").read_text().strip(),
+            ]
+        except OSError:
+            return None
+    try:
+        quota, period = float(text[0]), float(text[1])
+    except (IndexError, ValueError):  # "max 100000", or something unexpected
+        return None
+    if not (0 < quota < float("inf") and 0 < period < float("inf")):
+        return None  # -1 (v1's unlimited), or nonsense
+    return quota / period
 
 
 class MirrorApp:

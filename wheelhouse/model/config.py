@@ -299,7 +299,7 @@ KEYS: tuple[Key, ...] = (
         Kind.INT,
         "--workers",
         ("serve",),
-        "the CPUs it may use",
+        "the CPUs it may use (within its CPU quota)",
         "worker processes",
     ),
     Key(
