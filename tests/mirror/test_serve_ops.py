@@ -444,3 +444,25 @@ def test_workers_follow_the_cpu_quota(
     cpus = len(os.sched_getaffinity(0))
     expected = cpus if quota is None else max(1, min(cpus, math.ceil(quota)))
     assert default_workers(tmp_path) == expected
+
+
+def test_ready_names_no_location_to_the_client(
+    synced: Synced, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An unreadable wheelhouse makes /ready 503; the detail (which may name a path or the
+    storage URL) goes to the log, not to the unauthenticated client."""
+    from wheelhouse.errors import NetworkError
+    from wheelhouse.mirror.servecache import LocalSource
+
+    class Unreachable(LocalSource):
+        async def fetch(self, key: str, known_etag: str | None, limit: int) -> Any:
+            raise NetworkError("az://secret-container/prod: the storage account is unreachable")
+
+    app = MirrorApp(ServeConfig(root=synced.root), source=Unreachable(synced.root))
+    with caplog.at_level(logging.WARNING, "wheelhouse"):
+        with run_mirror(app.config, app) as base:
+            r = httpx.get(f"{base}/ready")
+    assert r.status_code == 503
+    assert r.json() == {"status": "not ready", "reason": "wheelhouse unreadable (see the log)"}
+    assert "secret-container" not in r.text
+    assert any("secret-container" in rec.getMessage() for rec in caplog.records)

@@ -333,7 +333,10 @@ class MirrorApp:
         try:
             report = await self.readiness()
         except (WheelhouseError, OSError) as exc:
-            report = {"status": "not ready", "reason": f"wheelhouse unreadable: {exc}"}
+            # the detail (a path, the storage URL) goes to the log, not to an
+            # unauthenticated client
+            log.warning("/ready: wheelhouse unreadable: %s", exc)
+            report = {"status": "not ready", "reason": "wheelhouse unreadable (see the log)"}
         body = json.dumps(report).encode()
         status = 200 if report["status"] == "ready" else 503
         return await _respond(
