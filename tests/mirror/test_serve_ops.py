@@ -459,9 +459,8 @@ def test_ready_names_no_location_to_the_client(
             raise NetworkError("az://secret-container/prod: the storage account is unreachable")
 
     app = MirrorApp(ServeConfig(root=synced.root), source=Unreachable(synced.root))
-    with caplog.at_level(logging.WARNING, "wheelhouse"):
-        with run_mirror(app.config, app) as base:
-            r = httpx.get(f"{base}/ready")
+    with caplog.at_level(logging.WARNING, "wheelhouse"), run_mirror(app.config, app) as base:
+        r = httpx.get(f"{base}/ready")
     assert r.status_code == 503
     assert r.json() == {"status": "not ready", "reason": "wheelhouse unreadable (see the log)"}
     assert "secret-container" not in r.text
