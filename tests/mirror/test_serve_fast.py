@@ -300,3 +300,13 @@ def test_a_request_with_a_body_goes_the_asgi_way(pair: Any) -> None:
     p = pair()
     with_body = req("GET", "/simple/pkg0/", "Content-Length: 3") + b"abc"
     p.same(with_body, fast=False)
+
+
+def test_a_big_page_on_the_fast_path(synced: Synced, pair: Any) -> None:
+    folder = synced.root / "simple" / "big-one"
+    folder.mkdir()
+    (folder / "index.html").write_bytes(b"<html>" + b"<a>x</a>\n" * 40_000 + b"</html>\n")
+    p = pair()
+    got = p.same(req("GET", "/simple/big-one/"))
+    assert got.endswith(b"</html>\n") and len(got) > 360_000
+    p.same(req("HEAD", "/simple/big-one/"))

@@ -33,6 +33,7 @@ REQUEST_LINE = 8 << 10
 HEAD_BYTES = 64 << 10
 HEADERS = 100
 HEAD_SECONDS = 30.0
+JOINED = 1 << 16  # a fast answer's body up to this goes out in one write with its head
 
 
 # request headers that take a request off the fast path (a body), or need a look (a proxy)
@@ -201,10 +202,13 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         if defaults is not self._defaults:
             self._defaults = defaults
             self._defaults_bytes = b"".join([n + b": " + v + b"\r\n" for n, v in defaults])
+        head = (STATUS_LINE[reply.status], self._defaults_bytes, reply.head)
         body = b"" if method == b"HEAD" else reply.data
-        self.transport.write(
-            b"".join((STATUS_LINE[reply.status], self._defaults_bytes, reply.head, body))
-        )
+        if len(body) > JOINED:  # a big page: not copied to go out in one piece
+            self.transport.write(b"".join(head))
+            self.transport.write(body)
+        else:
+            self.transport.write(b"".join((*head, body)))
         self._fast_done = True
         app.fast_answers += 1
         app.log_access(client, method_name, path, query, reply.status, reply.sent, started)
