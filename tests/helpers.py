@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -176,8 +177,9 @@ def siblings(path: Path) -> list[str]:
 
 
 @contextmanager
-def run_mirror(config: ServeConfig, app: MirrorApp | None = None) -> Iterator[str]:
-    """Start uvicorn with the app (or one made of `config`) in a thread; yields the base URL."""
+def run_mirror(config: ServeConfig, app: Any = None) -> Iterator[str]:
+    """Start uvicorn with the app (a MirrorApp, or any ASGI app; by default one made of
+    `config`) in a thread; yields the base URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))

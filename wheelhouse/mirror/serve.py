@@ -19,11 +19,11 @@ import os
 import re
 import sys
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from contextlib import nullcontext
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qs, quote
 
 from packaging.utils import canonicalize_name
@@ -41,6 +41,7 @@ from wheelhouse.mirror.servecache import (
     Large,
     LocalSource,
     ObjectCache,
+    Reply,
     Source,
     StorageSource,
 )
@@ -83,6 +84,20 @@ def source_for(root: Path | str) -> Source:
         # (pip's own timeout is 15 s), and /ready says so within a probe's timeout
         return StorageSource(open_wheelhouse(root, retries=1, connection_timeout=2))
     return LocalSource(Path(root))
+
+
+class Lookup(NamedTuple):
+    """A request for a held object: its key, the content type to answer with, and whether
+    it is a page (else a file, which Range applies to)."""
+
+    key: str
+    ctype: str
+    page: bool
+
+
+def wanted_headers(headers: Iterable[tuple[bytes, bytes]]) -> dict[bytes, bytes]:
+    """The request headers `serve` reads (the last of each name)."""
+    return {k: v for k, v in headers if k in _WANTED}
 
 
 def default_workers(cgroup: Path = Path("/sys/fs/cgroup")) -> int:
@@ -140,11 +155,15 @@ class MirrorApp:
             self._auth_ok.add(_basic(*config.basic_auth))
         self._granted: set[bytes] = set()  # Authorization values found good
         self._negotiated: dict[tuple[bytes | None, bytes], tuple[str, str] | None] = {}
+        self.fast_answers = 0  # requests answered below ASGI (httplimits), for the tests
         health = b'{"status": "ok"}'
-        self._health = (
-            _start_message(200, {"content-type": "application/json"}, len(health)),
-            {"type": "http.response.body", "body": health},
-        )
+        json_type = {"content-type": "application/json"}
+        self._health = (_reply(200, health, json_type), _reply(200, b"", json_type, len(health)))
+        self._not_allowed = _reply(405, b"method not allowed\n", {"allow": "GET, HEAD"})
+        challenge = {"www-authenticate": 'Basic realm="wheelhouse"'}
+        self._unauthorized = _reply(401, b"authentication required\n", challenge)
+        self._not_acceptable = _reply(406, b"not acceptable: ask for PEP 691 JSON or HTML\n")
+        self._not_found = _reply(404, b"not found\n")
 
     def authorized(self, given: str) -> bool:
         """No auth configured, the exact credentials, or (with a token) any user + token.
@@ -202,17 +221,36 @@ class MirrorApp:
         try:
             status, nbytes = await self.handle(scope, send)
         finally:
-            if access_log.isEnabledFor(logging.INFO):
-                self._log_access(scope, status, nbytes, started)
+            self.log_access(
+                scope.get("client"),
+                scope["method"],
+                scope["path"],
+                scope.get("query_string", b""),
+                status,
+                nbytes,
+                started,
+            )
 
-    def _log_access(self, scope: Scope, status: int, nbytes: int, started: float) -> None:
-        """One access log line: text, or a JSON object; never a credential (no headers
-        are logged), request text escaped (so it needs no more escaping inside JSON)."""
-        client = _loggable(str((scope.get("client") or ("-", 0))[0]))
-        qs = scope.get("query_string", b"").decode("latin-1")
-        target = _loggable(scope["path"]) + (f"?{_loggable(qs)}" if qs else "")
+    def log_access(
+        self,
+        client_addr: tuple[str, int] | None,
+        method_name: str,
+        path: str,
+        query: bytes,
+        status: int,
+        nbytes: int,
+        started: float,
+    ) -> None:
+        """One access log line (if the access log is on): text, or a JSON object; never a
+        credential (no headers are logged), request text escaped (so it needs no more
+        escaping inside JSON). The ASGI path and the fast path below it both write here."""
+        if not access_log.isEnabledFor(logging.INFO):
+            return
+        client = _loggable(str((client_addr or ("-", 0))[0]))
+        qs = query.decode("latin-1")
+        target = _loggable(path) + (f"?{_loggable(qs)}" if qs else "")
         millis = (time.perf_counter() - started) * 1000
-        method = _loggable(scope["method"])
+        method = _loggable(method_name)
         if self._json_log:
             line = (
                 f'{{"time": "{utc_time(time.time())}", "client": "{client}", '
@@ -227,56 +265,97 @@ class MirrorApp:
             )
         access_log.handle(record)  # made here: no search of the caller's frame per request
 
+    def route(
+        self, method: str, path: str, query: bytes, headers: dict[bytes, bytes]
+    ) -> Reply | Lookup | None:
+        """What answering a request takes, decided without I/O: the response itself, the
+        object to look up, or None (the rest: /ready, redirects, not found)."""
+        if method != "GET" and method != "HEAD":
+            return self._not_allowed
+        if path == "/health":
+            return self._health[method == "HEAD"]
+        if path == "/ready":
+            return None
+        if self._auth_ok and not self._authorized(headers.get(b"authorization")):
+            return self._unauthorized
+        if path.startswith("/simple/"):
+            chosen = self._negotiate(headers.get(b"accept"), query)
+            if chosen is None:
+                return self._not_acceptable
+            kind, ctype = chosen
+            rest = path[len("/simple/") :]
+            if not rest:
+                return Lookup(f"simple/index.{kind}", ctype, True)
+            if rest[-1] == "/" and _PROJECT.match(rest[:-1]):  # canonical, as linked
+                return Lookup(f"simple/{rest}index.{kind}", ctype, True)
+            return None
+        if path.startswith("/files/"):
+            name = path[len("/files/") :]
+            if not name or "/" in name or "\\" in name or name.startswith(".") or "\0" in name:
+                return self._not_found
+            ctype = _METADATA_TYPE if name.endswith(METADATA_SUFFIX) else _OCTETS
+            return Lookup(f"files/{name}", ctype, False)
+        return None
+
+    def answer_now(
+        self, method: str, path: str, query: bytes, headers: Iterable[tuple[bytes, bytes]]
+    ) -> Reply | None:
+        """The response if it is known without I/O (from `route`, or an object held and not
+        due for revalidation), else None: the request goes the ASGI way (`handle`). No side
+        effects but the memos of `route`. The fast path below ASGI asks this."""
+        wanted = wanted_headers(headers)
+        routed = self.route(method, path, query, wanted)
+        if not isinstance(routed, Lookup):
+            return routed
+        found = self.cache.fresh(routed.key)
+        if found is None or not (routed.page or b"range" not in wanted):
+            return None
+        return _cached_reply(found, routed.ctype, wanted, method == "HEAD")
+
     async def handle(self, scope: Scope, send: Send) -> tuple[int, int]:
         """Answer one request; (status, body bytes sent)."""
         path: str = scope["path"]
         method: str = scope["method"]
-        if method != "GET" and method != "HEAD":
-            return await _respond(send, 405, b"method not allowed\n", {"allow": "GET, HEAD"})
+        headers = wanted_headers(scope["headers"])
+        routed = self.route(method, path, scope.get("query_string", b""), headers)
+        if isinstance(routed, Reply):
+            return await _send(send, routed)
         head = method == "HEAD"
-        if path == "/health":
-            await send(self._health[0])
-            await send(_EMPTY if head else self._health[1])
-            return 200, 0 if head else len(self._health[1]["body"])
-        if path == "/ready":
-            return await self.ready(send, head)
-        headers = {k: v for k, v in scope["headers"] if k in _WANTED}
-        if self._auth_ok and not self._authorized(headers.get(b"authorization")):
-            challenge = {"www-authenticate": 'Basic realm="wheelhouse"'}
-            return await _respond(send, 401, b"authentication required\n", challenge)
-        try:
+        if routed is None:
+            if path == "/ready":
+                return await self.ready(send, head)
             if path.startswith("/simple/"):
-                return await self.page(scope, path[len("/simple/") :], headers, send, head)
-            if path.startswith("/files/"):
-                return await self.file(path[len("/files/") :], headers, send, head)
+                return await self._not_canonical(scope, path[len("/simple/") :], send)
+            if path in ("/", "/simple"):
+                return await _redirect(send, "/simple/")
+            return await _send(send, self._not_found)
+        try:
+            return await self.lookup(routed, headers, send, head)
         except (WheelhouseError, OSError) as exc:
             # the source cannot be read and nothing of it is held: say so, briefly
             log.warning("%s: %s", self.source.describe(), exc)
             return await _respond(send, 503, b"wheelhouse unavailable\n", {"retry-after": "5"})
-        if path in ("/", "/simple"):
-            return await _redirect(send, "/simple/")
-        return await _respond(send, 404, b"not found\n")
 
-    async def page(
-        self, scope: Scope, rest: str, headers: dict[bytes, bytes], send: Send, head: bool
+    async def lookup(
+        self, lookup: Lookup, headers: dict[bytes, bytes], send: Send, head: bool
     ) -> tuple[int, int]:
-        chosen = self._negotiate(headers.get(b"accept"), scope.get("query_string", b""))
-        if chosen is None:
-            return await _respond(send, 406, b"not acceptable: ask for PEP 691 JSON or HTML\n")
-        kind, ctype = chosen
-        if not rest:
-            key = f"simple/index.{kind}"
-        elif rest[-1] == "/" and _PROJECT.match(rest[:-1]):  # canonical, as linked
-            key = f"simple/{rest}index.{kind}"
-        else:
-            return await self._not_canonical(scope, rest, send)
-        found = self.cache.fresh(key) or await self.cache.get(key, PAGE_LIMIT)
+        """A page or file: held (the same response as `answer_now`'s), streamed, or read
+        first."""
+        key, ctype, page = lookup
+        found = self.cache.fresh(key) or await self.cache.get(
+            key, PAGE_LIMIT if page else SMALL_FILE
+        )
         if found is None:
-            return await _respond(send, 404, b"no such project\n")
-        if isinstance(found, Large):
+            return await _respond(send, 404, b"no such project\n" if page else b"not found\n")
+        if page:
             extra = {"vary": "Accept", "cache-control": "max-age=0, must-revalidate"}
-            return await self._stream(found, key, ctype, extra, headers, send, head, False)
-        return await _send_cached(found, ctype, headers, send, head)
+        else:
+            extra = {"accept-ranges": "bytes", "cache-control": "max-age=3600"}
+        if isinstance(found, Large):
+            return await self._stream(found, key, ctype, extra, headers, send, head, not page)
+        if page or b"range" not in headers:
+            return await _send(send, _cached_reply(found, ctype, headers, head))
+        return await _send_ranged(found.data, found.etag, ctype, extra, headers, send, head)
 
     async def _not_canonical(self, scope: Scope, rest: str, send: Send) -> tuple[int, int]:
         """A project path not in its canonical form: redirected there, or not found."""
@@ -288,24 +367,6 @@ class MirrorApp:
             return await _respond(send, 404, b"not found\n")
         qs = scope.get("query_string", b"").decode("latin-1")
         return await _redirect(send, f"/simple/{canonical}/" + (f"?{qs}" if qs else ""))
-
-    async def file(
-        self, name: str, headers: dict[bytes, bytes], send: Send, head: bool
-    ) -> tuple[int, int]:
-        if not name or "/" in name or "\\" in name or name.startswith(".") or "\0" in name:
-            return await _respond(send, 404, b"not found\n")
-        key = f"files/{name}"
-        ctype = _METADATA_TYPE if name.endswith(METADATA_SUFFIX) else _OCTETS
-        found = self.cache.fresh(key) or await self.cache.get(key, SMALL_FILE)
-        if found is None:
-            return await _respond(send, 404, b"not found\n")
-        if isinstance(found, Large):
-            extra = {"accept-ranges": "bytes", "cache-control": "max-age=3600"}
-            return await self._stream(found, key, ctype, extra, headers, send, head, True)
-        if b"range" not in headers:
-            return await _send_cached(found, ctype, headers, send, head)
-        extra = {"accept-ranges": "bytes", "cache-control": "max-age=3600"}
-        return await _send_ranged(found.data, found.etag, ctype, extra, headers, send, head)
 
     async def _stream(
         self,
@@ -367,24 +428,21 @@ class MirrorApp:
         return report
 
 
-async def _send_cached(
-    found: Cached, ctype: str, headers: dict[bytes, bytes], send: Send, head: bool
-) -> tuple[int, int]:
-    """The hot path: a cached object's ready-made 200 or 304."""
-    ok, not_modified = found.starts(ctype)
+def _cached_reply(found: Cached, ctype: str, headers: dict[bytes, bytes], head: bool) -> Reply:
+    """The hot path: a held object's ready-made 200 (with or without its body) or 304."""
+    ok, ok_head, not_modified = found.replies(ctype)
     match = headers.get(b"if-none-match")
     if match is not None:
         text = match.decode("latin-1")
         if text == found.etag or etag_matches(text, found.etag):
-            await send(not_modified)
-            await send(_EMPTY)
-            return 304, 0
-    await send(ok)
-    if head:
-        await send(_EMPTY)
-        return 200, 0
-    await send(found.body)
-    return 200, len(found.data)
+            return not_modified
+    return ok_head if head else ok
+
+
+async def _send(send: Send, reply: Reply) -> tuple[int, int]:
+    await send(reply.start)
+    await send(reply.body)
+    return reply.status, reply.sent
 
 
 async def _send_ranged(
@@ -450,10 +508,25 @@ def _basic(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
-def _start_message(status: int, headers: dict[str, str], length: int) -> Message:
+def _raw_headers(headers: dict[str, str], length: int) -> list[tuple[bytes, bytes]]:
     raw = [(b"content-length", str(length).encode())]
     raw += [(k.encode(), v.encode("latin-1")) for k, v in headers.items()]
-    return {"type": "http.response.start", "status": status, "headers": raw}
+    return raw
+
+
+def _start_message(status: int, headers: dict[str, str], length: int) -> Message:
+    return {
+        "type": "http.response.start",
+        "status": status,
+        "headers": _raw_headers(headers, length),
+    }
+
+
+def _reply(
+    status: int, body: bytes, headers: dict[str, str] | None = None, length: int | None = None
+) -> Reply:
+    headers = {"content-type": "text/plain; charset=utf-8", **(headers or {})}
+    return Reply(status, _raw_headers(headers, len(body) if length is None else length), body)
 
 
 async def _respond(
@@ -463,10 +536,7 @@ async def _respond(
     headers: dict[str, str] | None = None,
     length: int | None = None,
 ) -> tuple[int, int]:
-    headers = {"content-type": "text/plain; charset=utf-8", **(headers or {})}
-    await send(_start_message(status, headers, len(body) if length is None else length))
-    await send({"type": "http.response.body", "body": body})
-    return status, len(body)
+    return await _send(send, _reply(status, body, headers, length))
 
 
 async def _redirect(send: Send, location: str) -> tuple[int, int]:

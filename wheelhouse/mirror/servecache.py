@@ -302,33 +302,42 @@ class _StorageBody:
 Headers = list[tuple[bytes, bytes]]
 
 
+class Reply:
+    """A whole response made once: the two ASGI messages `serve` sends for it, and for the
+    fast path below ASGI (httplimits) the same headers as bytes (each ``name: value`` line
+    and the blank line; the status line and the server's own headers are the server's)."""
+
+    __slots__ = ("body", "data", "head", "sent", "start", "status")
+
+    def __init__(self, status: int, headers: Headers, data: bytes = b"") -> None:
+        self.status = status
+        self.start: Message = {"type": "http.response.start", "status": status, "headers": headers}
+        self.body: Message = {"type": "http.response.body", "body": data}
+        self.data = data
+        self.sent = len(data)  # body bytes (a server leaves them out for HEAD)
+        self.head = b"".join([name + b": " + value + b"\r\n" for name, value in headers]) + b"\r\n"
+
+
 @dataclass
 class Cached:
-    """One object held in memory with its responses made once: per content type, the start
-    of a 200 (also a HEAD's) and of a 304; and the body message of a 200."""
+    """One object held in memory with its responses made once: per content type, its 200,
+    the same without a body (HEAD) and its 304."""
 
     data: bytes
     etag: str  # of the content: replicas reading the same bytes send the same ETag
     modified: float
     headers: Headers  # everything but content-type and content-length
-    body: Message = field(init=False)
-    _starts: dict[str, tuple[Message, Message]] = field(default_factory=dict)
+    _replies: dict[str, tuple[Reply, Reply, Reply]] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        self.body = {"type": "http.response.body", "body": self.data}
-
-    def starts(self, content_type: str) -> tuple[Message, Message]:
-        """(start of a 200, start of a 304) with this content type."""
-        made = self._starts.get(content_type)
+    def replies(self, content_type: str) -> tuple[Reply, Reply, Reply]:
+        """(200, 200 to a HEAD, 304) with this content type."""
+        made = self._replies.get(content_type)
         if made is None:
             ctype = (b"content-type", content_type.encode("latin-1"))
             ok = [(b"content-length", str(len(self.data)).encode()), ctype, *self.headers]
             not_modified = [(b"content-length", b"0"), ctype, *self.headers]
-            made = (
-                {"type": "http.response.start", "status": 200, "headers": ok},
-                {"type": "http.response.start", "status": 304, "headers": not_modified},
-            )
-            self._starts[content_type] = made
+            made = (Reply(200, ok, self.data), Reply(200, ok), Reply(304, not_modified))
+            self._replies[content_type] = made
         return made
 
 
