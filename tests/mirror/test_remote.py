@@ -453,3 +453,53 @@ def test_a_sync_stopped_before_its_catalog_is_taken_up_by_the_next(
     assert sorted(r["filename"] for r in catalog["files"]) == sorted(w.name for w in wheels[:2])
     pages = [k for k in before if k.endswith(".html")]
     assert pages and all(after[k] == before[k] for k in pages)  # metadata and Requires-Python
+
+
+def test_a_prune_paused_past_its_lease_deletes_nothing_another_sync_published(
+    container: str,
+    two_locks: tuple[str, Path, Path, list[Path]],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The prune's event loop stalls after its index switch and before its deletes for
+    longer than the lease: meanwhile another sync takes the lock and publishes an index that
+    links the files the prune meant to delete. Woken, the prune must delete nothing."""
+    from wheelhouse.mirror import remote
+
+    url, a, b, wheels = two_locks
+    az = f"az://{container}/wh"
+    assert sync([a, b], az, config=config_for(url)).ok
+    original = remote.publish_index
+    stalls: list[int] = []
+
+    def another_sync() -> None:
+        async def steal() -> None:  # the stalled writer's lease ran out: break it now
+            from azure.storage.blob.aio import BlobLeaseClient
+
+            s = BlobStorage(parse_blob_url(az), env=_env())
+            try:
+                blob = s._client().get_blob_client(s._name(".wheelhouse-lock"))
+                await BlobLeaseClient(blob).break_lease(lease_break_period=0)
+            finally:
+                await s.close()
+
+        run(steal())
+        assert sync([a, b], az, config=config_for(url)).ok
+
+    async def stalled(storage: Any, state: Any, records: Any, held: Any, jobs: int) -> None:
+        await original(storage, state, records, held, jobs)
+        if stalls:
+            return  # the other sync's own index switch
+        stalls.append(1)
+        t = threading.Thread(target=another_sync)
+        t.start()
+        t.join()  # the loop is blocked meanwhile: no renewal runs
+        held.renewed -= 3600  # as if the stall had lasted an hour (no real waiting)
+
+    monkeypatch.setattr(remote, "publish_index", stalled)
+    code = main(["prune", "--wheelhouse", az, "--keep", str(a)])
+    assert code == 1
+    assert "writer lock" in capsys.readouterr().err
+    keys = set(tree(az))
+    assert {f"files/{w.name}" for w in wheels} <= keys
+    assert "pkg3" in tree(az)["simple/index.html"].decode()

@@ -142,7 +142,9 @@ async def gather_bounded(jobs: int, work: Iterable[Awaitable[T]]) -> list[T]:
 # -- publishing: files, then pages, then the catalog ------------------------------------
 
 
-async def upload_staged(storage: Storage, staging: Wheelhouse, rec: FileRecord) -> FileRecord:
+async def upload_staged(
+    storage: Storage, staging: Wheelhouse, rec: FileRecord, held: WriterLock
+) -> FileRecord:
     """One verified file of the staging folder into files/ (its PEP 658 metadata first);
     its record, knowing the metadata. The staged copy goes once committed."""
     path = staging.file(rec.filename)
@@ -151,7 +153,9 @@ async def upload_staged(storage: Storage, staging: Wheelhouse, rec: FileRecord) 
     if meta is not None and rec.metadata_sha256 is not None:
         meta_path = staging.files / meta_name
         await asyncio.to_thread(atomic_write, meta_path, meta)
+        held.check()
         await storage.put_file(FILES + meta_name, meta_path, rec.metadata_sha256)
+    held.check()
     await storage.put_file(FILES + rec.filename, path, rec.sha256)
     for p in (path, staging.files / meta_name):
         p.unlink(missing_ok=True)
@@ -178,6 +182,7 @@ async def publish_index(
 
     async def put(rel: str) -> None:
         ctype = CONTENT_TYPES.get(rel.rsplit("/", 1)[-1])
+        held.check()  # before each write: a stalled writer's lease may have run out
         await storage.put_bytes(SIMPLE + rel, pages[rel].encode("utf-8"), content_type=ctype)
 
     await gather_bounded(jobs, (put(rel) for rel in changed if "/" in rel))
@@ -187,6 +192,7 @@ async def publish_index(
             await put(rel)
     text = catalog_text(records)
     if state.catalog_info is None or text != catalog_text(state.catalog):
+        held.check()
         await storage.put_bytes(CATALOG, text.encode("utf-8"), content_type=CATALOG_TYPE)
     gone = [SIMPLE + rel for rel in state.pages if rel not in pages]
     gone += [
@@ -194,8 +200,20 @@ async def publish_index(
         for name in state.files
         if name.endswith(METADATA_SUFFIX) and name[: -len(METADATA_SUFFIX)] not in state.files
     ]
-    await gather_bounded(jobs, (storage.delete(key) for key in gone))
+    await delete_checked(storage, gone, held, jobs)
     log.debug("index: %d pages written, %d removed", len(changed), len(gone))
+
+
+async def delete_checked(
+    storage: Storage, keys: Sequence[str], held: WriterLock, jobs: int
+) -> None:
+    """Delete `keys`, the writer lock checked before each delete is sent."""
+
+    async def one(key: str) -> None:
+        held.check()
+        await storage.delete(key)
+
+    await gather_bounded(jobs, (one(key) for key in keys))
 
 
 def _unsure_pages(state: RemoteState) -> set[str]:
@@ -267,7 +285,7 @@ async def _sync(
         records = dict(state.present)
         differ: dict[str, str] = {}
         if options.verify:
-            differ = await _verify(storage, state, records, wanted, options)
+            differ = await _verify(storage, state, records, wanted, options, held)
         held_back = [] if options.repair else _hold(differ, wanted)
         skipped, todo = [], []
         emit(SyncEvent("plan", count=len(wanted)))
@@ -284,7 +302,7 @@ async def _sync(
 
         async def up(rec: FileRecord) -> None:
             """Each file uploaded as soon as it is verified, while others download."""
-            records[rec.filename] = await upload_staged(storage, wh, rec)
+            records[rec.filename] = await upload_staged(storage, wh, rec, held)
             staged.add(rec.filename)
 
         def relay(event: SyncEvent) -> None:  # the plan above counts every file
@@ -297,6 +315,7 @@ async def _sync(
         await publish_index(storage, state, records, held, options.jobs)
         if not run.failed:  # when it finished, for `serve --ready-max-age`
             stamp = render_sync_stamp(datetime.now(timezone.utc), len(records))
+            held.check()
             await storage.put_bytes(SYNC_STAMP, stamp.encode(), content_type=CATALOG_TYPE)
     emit(SyncEvent("index", count=len(records)))
     return SyncReport(
@@ -318,6 +337,7 @@ async def _verify(
     records: dict[str, FileRecord],
     wanted: Sequence[Wanted],
     options: SyncOptions,
+    held: WriterLock,
 ) -> dict[str, str]:
     """Every file hashed again as it is in the storage: what differs from the catalog or
     the locks, by name. With `repair`, those blobs go (and their records)."""
@@ -348,8 +368,7 @@ async def _verify(
     for name, problem in sorted(differ.items()):
         log.warning("%s: %s", name, problem)
         if options.repair:
-            await storage.delete(FILES + name + METADATA_SUFFIX)
-            await storage.delete(FILES + name)
+            await delete_checked(storage, [FILES + name + METADATA_SUFFIX, FILES + name], held, 1)
             records.pop(name, None)
     return differ
 
@@ -394,8 +413,9 @@ async def _prune(storage: Storage, wanted: Sequence[Wanted], dry_run: bool) -> P
             # the index first: it never links to a file about to go
             await publish_index(storage, state, kept, held, jobs=8)
             for name in doomed:
-                await storage.delete(FILES + name + METADATA_SUFFIX)
-                await storage.delete(FILES + name)
+                await delete_checked(
+                    storage, [FILES + name + METADATA_SUFFIX, FILES + name], held, 1
+                )
     return PruneReport(
         removed=tuple(doomed),
         kept=tuple(n for n in present if n in needed),

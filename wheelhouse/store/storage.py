@@ -81,8 +81,9 @@ class Stream(Protocol):
 
 
 class WriterLock(Protocol):
-    """Held while a sync or prune writes. `check` raises if it was lost (a lease that
-    could not be renewed): call it before switching the index over."""
+    """Held while a sync or prune writes. `check` raises WriterBusy if it may be lost (a
+    lease that could not be renewed, or not renewed for its duration less a margin, as after
+    a pause): call it immediately before each write or delete that switches or removes."""
 
     def check(self) -> None: ...
 
