@@ -72,9 +72,23 @@ def parse_blob_url(spec: str) -> BlobLocation:
     return BlobLocation(container, prefix)
 
 
+def check_not_mistyped(spec: str) -> None:
+    """Refuse what starts like an az:// URL and is not one ("az:/wheels", "az:wheels"): as a
+    folder it would silently be a new local folder named "az:"."""
+    if spec[:3].lower() == "az:" and not spec.startswith(AZ_SCHEME):
+        raise UsageError(
+            f"{spec!r} is not an az:// URL: give az://CONTAINER/PREFIX (two slashes), or "
+            "./az:... for a folder of that name"
+        )
+
+
 def is_remote(spec: str | Path) -> bool:
-    """True for an object storage URL (az://), False for a folder."""
-    return isinstance(spec, str) and spec.startswith(AZ_SCHEME)
+    """True for an object storage URL (az://), False for a folder (a mistyped az:// URL is
+    a UsageError, never a folder)."""
+    if not isinstance(spec, str):
+        return False
+    check_not_mistyped(spec)
+    return spec.startswith(AZ_SCHEME)
 
 
 def open_wheelhouse(spec: str | Path, *, env: Mapping[str, str] | None = None) -> Storage:
@@ -85,6 +99,7 @@ def open_wheelhouse(spec: str | Path, *, env: Mapping[str, str] | None = None) -
 
     if isinstance(spec, Path):
         return LocalStorage(spec)
+    check_not_mistyped(spec)
     if "://" in spec:
         if not spec.startswith(AZ_SCHEME):
             scheme = spec.split("://", 1)[0]
