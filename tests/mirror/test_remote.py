@@ -503,3 +503,38 @@ def test_a_prune_paused_past_its_lease_deletes_nothing_another_sync_published(
     keys = set(tree(az))
     assert {f"files/{w.name}" for w in wheels} <= keys
     assert "pkg3" in tree(az)["simple/index.html"].decode()
+
+
+def test_a_wheelhouse_nested_in_another_s_folders_survives_its_prune_and_sync(
+    container: str, two_locks: tuple[str, Path, Path, list[Path]]
+) -> None:
+    url, a, b, _ = two_locks
+    parent = f"az://{container}/nest"
+    assert sync([a, b], parent, config=config_for(url)).ok
+    children = [f"{parent}/files/child", f"{parent}/simple/child", f"{parent}/simple/pkg2/x"]
+    for child in children:
+        assert sync([b], child, config=config_for(url)).ok
+    before = tree(parent)
+    nested = {k: v for k, v in before.items() if k.count("/") > 2 or "/child/" in k}
+    assert len(nested) > 10
+    assert prune(parent, [a]).removed
+    assert sync([a], parent, config=config_for(url)).ok
+    after = tree(parent)
+    assert {k: after.get(k) for k in nested} == nested
+    for child in children:
+        assert sync([b], child, config=config_for("http://127.0.0.1:9")).ok  # all there
+
+
+@pytest.mark.parametrize("name", ["files", "simple"])
+def test_a_wheelhouse_named_files_or_simple_is_refused(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lock = tmp_path / "pylock.toml"
+    lock.write_text('lock-version = "1.0"\n')
+    code = main(["sync", str(lock), "--wheelhouse", f"az://wheels/nest/{name}"])
+    assert code == 2
+    assert f"cannot be named {name!r}" in capsys.readouterr().err
+    (tmp_path / "wh").mkdir()
+    (tmp_path / "wh" / "wheelhouse.json").write_text("{}")
+    assert main(["sync", str(lock), "--wheelhouse", str(tmp_path / "wh" / name)]) == 2
+    assert f"cannot be named {name!r}" in capsys.readouterr().err

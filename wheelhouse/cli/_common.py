@@ -144,7 +144,15 @@ def wheelhouse_location(text: str) -> Path | str:
     except UsageError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     if "://" not in text:
-        return Path(text)
+        folder = Path(text)
+        if (folder.parent / "wheelhouse.json").is_file():  # the parent is a wheelhouse
+            from wheelhouse.store.location import check_not_nested
+
+            try:
+                check_not_nested(text, folder.name)
+            except UsageError as exc:
+                raise argparse.ArgumentTypeError(str(exc)) from None
+        return folder
 
     if not text.startswith(AZ_SCHEME):
         raise argparse.ArgumentTypeError(f"{text}: a folder or az://CONTAINER/PREFIX")

@@ -32,6 +32,7 @@ from wheelhouse.mirror.catalog import (
 from wheelhouse.mirror.static_index import (
     METADATA_BYTES,
     entries,
+    is_page,
     project_of,
     render_tree,
     requires_python_of,
@@ -87,8 +88,18 @@ async def load_state(storage: Storage) -> RemoteState:
         except UnicodeDecodeError as exc:
             raise UsageError(f"{where}: unreadable wheelhouse catalog ({exc})") from None
         catalog = parse_catalog(text, where)
-    files = {i.key[len(FILES) :]: i for i in await storage.list_objects(FILES)}
-    pages = {i.key[len(SIMPLE) :]: i for i in await storage.list_objects(SIMPLE)}
+    # only direct children of files/ and the index's own pages of simple/: anything deeper
+    # (another wheelhouse nested there) is not this wheelhouse's to delete
+    files = {
+        i.key[len(FILES) :]: i
+        for i in await storage.list_objects(FILES)
+        if "/" not in i.key[len(FILES) :]
+    }
+    pages = {
+        i.key[len(SIMPLE) :]: i
+        for i in await storage.list_objects(SIMPLE)
+        if is_page(i.key[len(SIMPLE) :])
+    }
     present = {}
     for name, rec in catalog.items():
         info = files.get(name)

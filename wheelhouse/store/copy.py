@@ -59,7 +59,11 @@ async def copy_wheelhouse(
     wh.files.mkdir(parents=True, exist_ok=True)
     state = _load_state(dest)
     catalog = await storage.read(layout.CATALOG, max_bytes=layout.CATALOG_BYTES)
-    listing = {i.key[len(FILES) :]: i for i in await storage.list_objects(FILES)}
+    listing = {
+        i.key[len(FILES) :]: i
+        for i in await storage.list_objects(FILES)
+        if "/" not in i.key[len(FILES) :]  # not what is nested deeper
+    }
     if sha256s is not None:
         wanted = set(sha256s) | _built_from(catalog.data if catalog else None, set(sha256s))
         listing_wanted = {n: i for n, i in listing.items() if i.sha256 in wanted}

@@ -69,7 +69,22 @@ def parse_blob_url(spec: str) -> BlobLocation:
         or any(ord(c) < 0x20 for c in prefix)
     ):
         raise UsageError(f"{spec}: {prefix!r} is not a usable blob prefix")
+    check_not_nested(spec, prefix.split("/")[-1] if prefix else "")
     return BlobLocation(container, prefix)
+
+
+NESTED_NAMES = ("files", "simple")  # a wheelhouse's own folders
+
+
+def check_not_nested(spec: object, last: str) -> None:
+    """Refuse a wheelhouse whose last path component is "files" or "simple": inside another
+    wheelhouse's files/ or simple/, the other's sync and prune would delete it."""
+    if last in NESTED_NAMES:
+        raise UsageError(
+            f"{spec}: a wheelhouse cannot be named {last!r} (it would be inside another "
+            f"wheelhouse's {last}/ folder, which that wheelhouse's sync and prune clean up): "
+            "choose another name"
+        )
 
 
 def check_not_mistyped(spec: str) -> None:
