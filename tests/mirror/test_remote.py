@@ -109,7 +109,7 @@ def test_sync_into_blob_storage_matches_a_folder_sync(
     # nothing left staged locally: the verified copies went once committed
     from wheelhouse.mirror.remote import staging_for
 
-    assert not list((staging_for(az) / "files").iterdir())
+    assert not list((staging_for(open_wheelhouse(az)) / "files").iterdir())
     # again: everything is there, nothing is fetched (the index URL is dead now)
     written = etags(az)
     events.clear()
@@ -538,3 +538,51 @@ def test_a_wheelhouse_named_files_or_simple_is_refused(
     (tmp_path / "wh" / "wheelhouse.json").write_text("{}")
     assert main(["sync", str(lock), "--wheelhouse", str(tmp_path / "wh" / name)]) == 2
     assert f"cannot be named {name!r}" in capsys.readouterr().err
+
+
+def test_staging_and_copies_are_one_per_account_and_url(tmp_path: Path) -> None:
+    from tests.azurite import KEY
+    from wheelhouse.mirror.remote import staging_for
+    from wheelhouse.store.storage import local_key
+
+    def conn(account: str, host: str) -> dict[str, str]:
+        return {
+            "AZURE_STORAGE_CONNECTION_STRING": f"DefaultEndpointsProtocol=http;AccountName="
+            f"{account};AccountKey={KEY};BlobEndpoint=http://{host}:10000/{account};"
+        }
+
+    where = parse_blob_url("az://wheels/team")
+    one = BlobStorage(where, env=conn("acct1", "127.0.0.1"))
+    same = BlobStorage(where, env=conn("acct1", "127.0.0.1"))
+    other = BlobStorage(where, env=conn("acct2", "127.0.0.1"))
+    elsewhere = BlobStorage(where, env=conn("acct1", "10.0.0.1"))
+    assert staging_for(one) == staging_for(same)
+    assert len({staging_for(s) for s in (one, other, elsewhere)}) == 3
+    assert len({local_key(s) for s in (one, other, elsewhere)}) == 3
+    assert one.account == "http://127.0.0.1:10000/acct1 (acct1)"
+    assert KEY not in one.account and KEY[:10] not in repr(one)
+
+
+def test_a_sync_holds_a_local_lock_on_its_staging_folder(
+    container: str, two_locks: tuple[str, Path, Path, list[Path]]
+) -> None:
+    from wheelhouse.mirror.remote import staging_for
+    from wheelhouse.store.layout import Wheelhouse, WriterBusy, writer_lock
+
+    url, a, _, _ = two_locks
+    az = f"az://{container}/wh"
+    staging = staging_for(open_wheelhouse(az))
+    seen: list[str] = []
+
+    def progress(event: SyncEvent) -> None:
+        if event.kind == "start" and not seen:  # mid-sync: a second local run is kept out
+            try:
+                with writer_lock(Wheelhouse(staging), wait=0):
+                    seen.append("free")
+            except WriterBusy:
+                seen.append("held")
+
+    assert sync([a], az, config=config_for(url), progress=progress).ok
+    assert seen == ["held"]
+    with writer_lock(Wheelhouse(staging), wait=0):  # and free once it is done
+        pass

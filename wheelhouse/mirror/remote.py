@@ -42,7 +42,7 @@ from wheelhouse.mirror.wanted import Wanted
 from wheelhouse.model.filenames import wheel_fits
 from wheelhouse.store import layout
 from wheelhouse.store.layout import METADATA_SUFFIX, SYNC_STAMP, Wheelhouse
-from wheelhouse.store.storage import ObjectInfo, Storage, WriterLock
+from wheelhouse.store.storage import LocalStorage, ObjectInfo, Storage, WriterLock, local_key
 
 if TYPE_CHECKING:
     import httpx
@@ -240,11 +240,12 @@ def _unsure_pages(state: RemoteState) -> set[str]:
 # -- sync ------------------------------------------------------------------------------
 
 
-def staging_for(url: str) -> Path:
-    """The local folder a sync into `url` verifies its downloads in (and resumes from)."""
+def staging_for(storage: Storage) -> Path:
+    """The local folder a sync into `storage` verifies its downloads in (and resumes from):
+    one per account and URL."""
     from wheelhouse.net.cache import default_cache_dir
 
-    return default_cache_dir() / "staging" / hashlib.sha256(url.encode()).hexdigest()[:16]
+    return default_cache_dir() / "staging" / local_key(storage)
 
 
 def sync_to_storage(
@@ -291,7 +292,9 @@ async def _sync(
 
     started = time.monotonic()
     emit = progress or (lambda event: None)
-    async with storage.writer_lock() as held:
+    # and a local lock on the staging folder: two runs here for the same target never share
+    # half-written files (the lease alone does not keep them apart once it is lost)
+    async with storage.writer_lock() as held, LocalStorage(staging).writer_lock():
         state = await load_state(storage)
         records = dict(state.present)
         differ: dict[str, str] = {}

@@ -248,7 +248,7 @@ def sync(
             wanted,
             config=config,
             options=options,
-            staging=options.staging or staging_for(storage.url),
+            staging=options.staging or staging_for(storage),
             progress=progress,
             transport=transport,
         )

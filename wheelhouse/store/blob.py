@@ -190,6 +190,15 @@ class BlobStorage:
     def local_root(self) -> Path | None:
         return None
 
+    @property
+    def account(self) -> str:
+        """The account's blob endpoint and name (from the connection string or account URL,
+        no request made): never the key or a token."""
+        self._client()
+        service = self._service
+        assert service is not None
+        return f"{str(service.url).rstrip('/')} ({service.account_name})"
+
     # -- connecting and errors ---------------------------------------------------------
 
     def _client(self) -> ContainerClient:

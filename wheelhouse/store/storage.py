@@ -99,6 +99,11 @@ class Storage(Protocol):
     def local_root(self) -> Path | None:
         """The folder, for a local wheelhouse (None for object storage)."""
 
+    @property
+    def account(self) -> str:
+        """Which storage account `url` is in (its endpoint and name, never a secret), "" for
+        a folder: the same az:// URL in two accounts is two wheelhouses."""
+
     async def stat(self, key: str) -> ObjectInfo | None:
         """The object's info, None where there is none."""
 
@@ -189,6 +194,10 @@ class LocalStorage:
     @property
     def local_root(self) -> Path | None:
         return self.root
+
+    @property
+    def account(self) -> str:
+        return ""
 
     def path(self, key: str) -> Path:
         return self.root / check_key(key)
@@ -328,6 +337,13 @@ class LocalStorage:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+
+def local_key(storage: Storage) -> str:
+    """The name of the local folders kept for `storage` (staging, copies): its account and
+    URL hashed, so that the same az:// URL in two accounts never shares one."""
+    who = f"{storage.account}\n{storage.url}" if storage.account else storage.url
+    return hashlib.sha256(who.encode()).hexdigest()[:16]
 
 
 def sha256_bytes(data: bytes) -> str:
