@@ -42,3 +42,8 @@ class InstallError(WheelhouseError):
     """A locked distribution cannot be installed into the target; the target is unchanged."""
 
     exit_code = 6
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (how Kubernetes and systemd stop a job), handled as Ctrl-C is: what runs is
+    cancelled, its clean-up runs (locks released), and the command exits 143."""

@@ -64,3 +64,4 @@ def test_every_error_classes_code_is_in_the_table() -> None:
         if isinstance(code, int):  # set per instance otherwise (the run's own start codes)
             assert code in table, f"{cls.__name__} exits {code}: not in README's table"
     assert {1, 2, 3, 4, 5, 6} <= set(table)
+    assert table[130] == "EXIT_INTERRUPTED" and table[143] == "EXIT_TERMINATED"

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from wheelhouse.cli import main
+from wheelhouse.errors import UsageError
 
 
 def refused(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
@@ -93,3 +94,32 @@ def test_a_local_folder_is_a_valid_index(
     )
     assert code == 3  # accepted as a source; six is simply not on it
     assert "six" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("typo", ["az:/wheels", "az:wheels", "az:/wheels/team", "AZ://wheels"])
+@pytest.mark.parametrize("command", ["sync", "prune"])
+def test_a_mistyped_az_url_is_refused_not_made_a_folder(
+    typo: str,
+    command: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    lock = tmp_path / "pylock.toml"
+    lock.write_text('lock-version = "1.0"\n')
+    keep = ["--keep"] if command == "prune" else []
+    assert main([command, *keep, str(lock), "--wheelhouse", typo]) == 2
+    err = capsys.readouterr().err
+    assert "az://CONTAINER/PREFIX" in err and typo in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pylock.toml"]
+
+
+def test_a_mistyped_az_url_is_refused_by_the_library_too(tmp_path: Path) -> None:
+    from wheelhouse.mirror.prune import prune
+    from wheelhouse.store.location import open_wheelhouse
+
+    with pytest.raises(UsageError, match="not an az:// URL"):
+        open_wheelhouse("az:/wheels")
+    with pytest.raises(UsageError, match="not an az:// URL"):
+        prune("az:wheels", [])

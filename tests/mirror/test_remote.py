@@ -109,7 +109,7 @@ def test_sync_into_blob_storage_matches_a_folder_sync(
     # nothing left staged locally: the verified copies went once committed
     from wheelhouse.mirror.remote import staging_for
 
-    assert not list((staging_for(az) / "files").iterdir())
+    assert not list((staging_for(open_wheelhouse(az)) / "files").iterdir())
     # again: everything is there, nothing is fetched (the index URL is dead now)
     written = etags(az)
     events.clear()
@@ -453,3 +453,136 @@ def test_a_sync_stopped_before_its_catalog_is_taken_up_by_the_next(
     assert sorted(r["filename"] for r in catalog["files"]) == sorted(w.name for w in wheels[:2])
     pages = [k for k in before if k.endswith(".html")]
     assert pages and all(after[k] == before[k] for k in pages)  # metadata and Requires-Python
+
+
+def test_a_prune_paused_past_its_lease_deletes_nothing_another_sync_published(
+    container: str,
+    two_locks: tuple[str, Path, Path, list[Path]],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The prune's event loop stalls after its index switch and before its deletes for
+    longer than the lease: meanwhile another sync takes the lock and publishes an index that
+    links the files the prune meant to delete. Woken, the prune must delete nothing."""
+    from wheelhouse.mirror import remote
+
+    url, a, b, wheels = two_locks
+    az = f"az://{container}/wh"
+    assert sync([a, b], az, config=config_for(url)).ok
+    original = remote.publish_index
+    stalls: list[int] = []
+
+    def another_sync() -> None:
+        async def steal() -> None:  # the stalled writer's lease ran out: break it now
+            from azure.storage.blob.aio import BlobLeaseClient
+
+            s = BlobStorage(parse_blob_url(az), env=_env())
+            try:
+                blob = s._client().get_blob_client(s._name(".wheelhouse-lock"))
+                await BlobLeaseClient(blob).break_lease(lease_break_period=0)
+            finally:
+                await s.close()
+
+        run(steal())
+        assert sync([a, b], az, config=config_for(url)).ok
+
+    async def stalled(storage: Any, state: Any, records: Any, held: Any, jobs: int) -> None:
+        await original(storage, state, records, held, jobs)
+        if stalls:
+            return  # the other sync's own index switch
+        stalls.append(1)
+        t = threading.Thread(target=another_sync)
+        t.start()
+        t.join()  # the loop is blocked meanwhile: no renewal runs
+        held.renewed -= 3600  # as if the stall had lasted an hour (no real waiting)
+
+    monkeypatch.setattr(remote, "publish_index", stalled)
+    code = main(["prune", "--wheelhouse", az, "--keep", str(a)])
+    assert code == 1
+    assert "writer lock" in capsys.readouterr().err
+    keys = set(tree(az))
+    assert {f"files/{w.name}" for w in wheels} <= keys
+    assert "pkg3" in tree(az)["simple/index.html"].decode()
+
+
+def test_a_wheelhouse_nested_in_another_s_folders_survives_its_prune_and_sync(
+    container: str, two_locks: tuple[str, Path, Path, list[Path]]
+) -> None:
+    url, a, b, _ = two_locks
+    parent = f"az://{container}/nest"
+    assert sync([a, b], parent, config=config_for(url)).ok
+    children = [f"{parent}/files/child", f"{parent}/simple/child", f"{parent}/simple/pkg2/x"]
+    for child in children:
+        assert sync([b], child, config=config_for(url)).ok
+    before = tree(parent)
+    nested = {k: v for k, v in before.items() if k.count("/") > 2 or "/child/" in k}
+    assert len(nested) > 10
+    assert prune(parent, [a]).removed
+    assert sync([a], parent, config=config_for(url)).ok
+    after = tree(parent)
+    assert {k: after.get(k) for k in nested} == nested
+    for child in children:
+        assert sync([b], child, config=config_for("http://127.0.0.1:9")).ok  # all there
+
+
+@pytest.mark.parametrize("name", ["files", "simple"])
+def test_a_wheelhouse_named_files_or_simple_is_refused(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lock = tmp_path / "pylock.toml"
+    lock.write_text('lock-version = "1.0"\n')
+    code = main(["sync", str(lock), "--wheelhouse", f"az://wheels/nest/{name}"])
+    assert code == 2
+    assert f"cannot be named {name!r}" in capsys.readouterr().err
+    (tmp_path / "wh").mkdir()
+    (tmp_path / "wh" / "wheelhouse.json").write_text("{}")
+    assert main(["sync", str(lock), "--wheelhouse", str(tmp_path / "wh" / name)]) == 2
+    assert f"cannot be named {name!r}" in capsys.readouterr().err
+
+
+def test_staging_and_copies_are_one_per_account_and_url(tmp_path: Path) -> None:
+    from tests.azurite import KEY
+    from wheelhouse.mirror.remote import staging_for
+    from wheelhouse.store.storage import local_key
+
+    def conn(account: str, host: str) -> dict[str, str]:
+        return {
+            "AZURE_STORAGE_CONNECTION_STRING": f"DefaultEndpointsProtocol=http;AccountName="
+            f"{account};AccountKey={KEY};BlobEndpoint=http://{host}:10000/{account};"
+        }
+
+    where = parse_blob_url("az://wheels/team")
+    one = BlobStorage(where, env=conn("acct1", "127.0.0.1"))
+    same = BlobStorage(where, env=conn("acct1", "127.0.0.1"))
+    other = BlobStorage(where, env=conn("acct2", "127.0.0.1"))
+    elsewhere = BlobStorage(where, env=conn("acct1", "10.0.0.1"))
+    assert staging_for(one) == staging_for(same)
+    assert len({staging_for(s) for s in (one, other, elsewhere)}) == 3
+    assert len({local_key(s) for s in (one, other, elsewhere)}) == 3
+    assert one.account == "http://127.0.0.1:10000/acct1 (acct1)"
+    assert KEY not in one.account and KEY[:10] not in repr(one)
+
+
+def test_a_sync_holds_a_local_lock_on_its_staging_folder(
+    container: str, two_locks: tuple[str, Path, Path, list[Path]]
+) -> None:
+    from wheelhouse.mirror.remote import staging_for
+    from wheelhouse.store.layout import Wheelhouse, WriterBusy, writer_lock
+
+    url, a, _, _ = two_locks
+    az = f"az://{container}/wh"
+    staging = staging_for(open_wheelhouse(az))
+    seen: list[str] = []
+
+    def progress(event: SyncEvent) -> None:
+        if event.kind == "start" and not seen:  # mid-sync: a second local run is kept out
+            try:
+                with writer_lock(Wheelhouse(staging), wait=0):
+                    seen.append("free")
+            except WriterBusy:
+                seen.append("held")
+
+    assert sync([a], az, config=config_for(url), progress=progress).ok
+    assert seen == ["held"]
+    with writer_lock(Wheelhouse(staging), wait=0):  # and free once it is done
+        pass

@@ -169,3 +169,24 @@ def test_a_folder_s_lock_is_one_lock_for_sync_s_and_the_storage_s(tmp_path: Path
             pass
 
     run(go())
+
+
+def test_a_blob_lease_not_renewed_for_its_duration_is_taken_as_lost() -> None:
+    from wheelhouse.store.blob import _Lease
+    from wheelhouse.store.layout import WriterBusy
+
+    now = [100.0]
+    held = _Lease("az://c/wh", 60, clock=lambda: now[0])
+    held.check()
+    now[0] += 40  # within the lease, less its safety margin
+    held.check()
+    now[0] += 11  # 51 s since the last renewal: too close to the lease's end
+    with pytest.raises(WriterBusy, match="not renewed for 51 s"):
+        held.check()
+    held.renewed_now()  # once lost, lost: another writer may have held it meanwhile
+    with pytest.raises(WriterBusy):
+        held.check()
+    held = _Lease("az://c/wh", 60, clock=lambda: now[0])
+    held.lost = "the service said no"  # as the renewer says
+    with pytest.raises(WriterBusy, match="the service said no"):
+        held.check()

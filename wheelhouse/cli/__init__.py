@@ -12,9 +12,11 @@ import importlib
 import importlib.util
 import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from wheelhouse import __version__
 from wheelhouse.cli._config import (
@@ -24,7 +26,7 @@ from wheelhouse.cli._config import (
     load_settings,
     scan_global,
 )
-from wheelhouse.errors import UsageError, WheelhouseError
+from wheelhouse.errors import Terminated, UsageError, WheelhouseError
 
 # Order is the order of `wheelhouse --help`.
 COMMAND_MODULES = [
@@ -47,6 +49,7 @@ COMMAND_MODULES = [
 
 log = logging.getLogger("wheelhouse")
 EXIT_INTERRUPTED = 130  # as a shell reports a process ended by SIGINT
+EXIT_TERMINATED = 143  # as a shell reports a process ended by SIGTERM (128 + 15)
 VERBOSE_HELP = "say what is being done (sources, cache hits, each file); -vv: each request too"
 QUIET_HELP = "print errors only (and what was asked for on stdout, such as --json)"
 
@@ -126,15 +129,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     _setup_logging(args.verbose, args.quiet)
+    previous = _on_sigterm_raise()
     try:
         code: int = args.func(args)
         return code
     except WheelhouseError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as exc:
+        return interrupted(exc)
     except BrokenPipeError:
         # stdout closed early (e.g. piped into head): not an error of ours
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -146,6 +149,32 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print(f"error: {os_error_text(exc)}", file=sys.stderr)
         return 1
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
+def _on_sigterm_raise() -> signal.Handlers | Any:
+    """SIGTERM raises Terminated (a KeyboardInterrupt), as SIGINT does: clean-up runs (an
+    event loop that runs handles it itself: see `wheelhouse.mirror.sync.run_loop`). The
+    handler before, to restore (None outside the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _raise_terminated)
+
+
+def interrupt_code(exc: BaseException) -> int:
+    return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
+
+
+def interrupted(exc: BaseException) -> int:
+    """Say so, and the exit code: 143 for SIGTERM, 130 for SIGINT (Ctrl-C)."""
+    print("terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted", file=sys.stderr)
+    return interrupt_code(exc)
 
 
 def parse_arguments(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace:

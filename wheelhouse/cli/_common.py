@@ -137,9 +137,22 @@ def byte_size(text: str) -> int:
 
 def wheelhouse_location(text: str) -> Path | str:
     """--wheelhouse: a folder, or az://CONTAINER/PREFIX (checked here, opened by the command)."""
+    from wheelhouse.store.location import AZ_SCHEME, check_not_mistyped, parse_blob_url
+
+    try:
+        check_not_mistyped(text)
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
     if "://" not in text:
-        return Path(text)
-    from wheelhouse.store.location import AZ_SCHEME, parse_blob_url
+        folder = Path(text)
+        if (folder.parent / "wheelhouse.json").is_file():  # the parent is a wheelhouse
+            from wheelhouse.store.location import check_not_nested
+
+            try:
+                check_not_nested(text, folder.name)
+            except UsageError as exc:
+                raise argparse.ArgumentTypeError(str(exc)) from None
+        return folder
 
     if not text.startswith(AZ_SCHEME):
         raise argparse.ArgumentTypeError(f"{text}: a folder or az://CONTAINER/PREFIX")

@@ -124,6 +124,14 @@ def run(args: argparse.Namespace) -> int:
             )
             _print_summary(stopped.summary(args.locks, error, code))
             raise
+        except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: the clean-up ran
+            from wheelhouse.cli import interrupt_code
+            from wheelhouse.errors import Terminated
+
+            stopped = SyncReport(str(args.wheelhouse), seconds=time.monotonic() - started)
+            why = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+            _print_summary(stopped.summary(args.locks, why, interrupt_code(exc)))
+            raise
         _print_summary(report.summary(args.locks))
     if not report.ok:
         raise SyncFailed(report)

@@ -32,6 +32,7 @@ from wheelhouse.mirror.catalog import (
 from wheelhouse.mirror.static_index import (
     METADATA_BYTES,
     entries,
+    is_page,
     project_of,
     render_tree,
     requires_python_of,
@@ -41,7 +42,7 @@ from wheelhouse.mirror.wanted import Wanted
 from wheelhouse.model.filenames import wheel_fits
 from wheelhouse.store import layout
 from wheelhouse.store.layout import METADATA_SUFFIX, SYNC_STAMP, Wheelhouse
-from wheelhouse.store.storage import ObjectInfo, Storage, WriterLock
+from wheelhouse.store.storage import LocalStorage, ObjectInfo, Storage, WriterLock, local_key
 
 if TYPE_CHECKING:
     import httpx
@@ -87,8 +88,18 @@ async def load_state(storage: Storage) -> RemoteState:
         except UnicodeDecodeError as exc:
             raise UsageError(f"{where}: unreadable wheelhouse catalog ({exc})") from None
         catalog = parse_catalog(text, where)
-    files = {i.key[len(FILES) :]: i for i in await storage.list_objects(FILES)}
-    pages = {i.key[len(SIMPLE) :]: i for i in await storage.list_objects(SIMPLE)}
+    # only direct children of files/ and the index's own pages of simple/: anything deeper
+    # (another wheelhouse nested there) is not this wheelhouse's to delete
+    files = {
+        i.key[len(FILES) :]: i
+        for i in await storage.list_objects(FILES)
+        if "/" not in i.key[len(FILES) :]
+    }
+    pages = {
+        i.key[len(SIMPLE) :]: i
+        for i in await storage.list_objects(SIMPLE)
+        if is_page(i.key[len(SIMPLE) :])
+    }
     present = {}
     for name, rec in catalog.items():
         info = files.get(name)
@@ -142,7 +153,9 @@ async def gather_bounded(jobs: int, work: Iterable[Awaitable[T]]) -> list[T]:
 # -- publishing: files, then pages, then the catalog ------------------------------------
 
 
-async def upload_staged(storage: Storage, staging: Wheelhouse, rec: FileRecord) -> FileRecord:
+async def upload_staged(
+    storage: Storage, staging: Wheelhouse, rec: FileRecord, held: WriterLock
+) -> FileRecord:
     """One verified file of the staging folder into files/ (its PEP 658 metadata first);
     its record, knowing the metadata. The staged copy goes once committed."""
     path = staging.file(rec.filename)
@@ -151,7 +164,9 @@ async def upload_staged(storage: Storage, staging: Wheelhouse, rec: FileRecord) 
     if meta is not None and rec.metadata_sha256 is not None:
         meta_path = staging.files / meta_name
         await asyncio.to_thread(atomic_write, meta_path, meta)
+        held.check()
         await storage.put_file(FILES + meta_name, meta_path, rec.metadata_sha256)
+    held.check()
     await storage.put_file(FILES + rec.filename, path, rec.sha256)
     for p in (path, staging.files / meta_name):
         p.unlink(missing_ok=True)
@@ -178,6 +193,7 @@ async def publish_index(
 
     async def put(rel: str) -> None:
         ctype = CONTENT_TYPES.get(rel.rsplit("/", 1)[-1])
+        held.check()  # before each write: a stalled writer's lease may have run out
         await storage.put_bytes(SIMPLE + rel, pages[rel].encode("utf-8"), content_type=ctype)
 
     await gather_bounded(jobs, (put(rel) for rel in changed if "/" in rel))
@@ -187,6 +203,7 @@ async def publish_index(
             await put(rel)
     text = catalog_text(records)
     if state.catalog_info is None or text != catalog_text(state.catalog):
+        held.check()
         await storage.put_bytes(CATALOG, text.encode("utf-8"), content_type=CATALOG_TYPE)
     gone = [SIMPLE + rel for rel in state.pages if rel not in pages]
     gone += [
@@ -194,8 +211,20 @@ async def publish_index(
         for name in state.files
         if name.endswith(METADATA_SUFFIX) and name[: -len(METADATA_SUFFIX)] not in state.files
     ]
-    await gather_bounded(jobs, (storage.delete(key) for key in gone))
+    await delete_checked(storage, gone, held, jobs)
     log.debug("index: %d pages written, %d removed", len(changed), len(gone))
+
+
+async def delete_checked(
+    storage: Storage, keys: Sequence[str], held: WriterLock, jobs: int
+) -> None:
+    """Delete `keys`, the writer lock checked before each delete is sent."""
+
+    async def one(key: str) -> None:
+        held.check()
+        await storage.delete(key)
+
+    await gather_bounded(jobs, (one(key) for key in keys))
 
 
 def _unsure_pages(state: RemoteState) -> set[str]:
@@ -211,11 +240,12 @@ def _unsure_pages(state: RemoteState) -> set[str]:
 # -- sync ------------------------------------------------------------------------------
 
 
-def staging_for(url: str) -> Path:
-    """The local folder a sync into `url` verifies its downloads in (and resumes from)."""
+def staging_for(storage: Storage) -> Path:
+    """The local folder a sync into `storage` verifies its downloads in (and resumes from):
+    one per account and URL."""
     from wheelhouse.net.cache import default_cache_dir
 
-    return default_cache_dir() / "staging" / hashlib.sha256(url.encode()).hexdigest()[:16]
+    return default_cache_dir() / "staging" / local_key(storage)
 
 
 def sync_to_storage(
@@ -262,12 +292,14 @@ async def _sync(
 
     started = time.monotonic()
     emit = progress or (lambda event: None)
-    async with storage.writer_lock() as held:
+    # and a local lock on the staging folder: two runs here for the same target never share
+    # half-written files (the lease alone does not keep them apart once it is lost)
+    async with storage.writer_lock() as held, LocalStorage(staging).writer_lock():
         state = await load_state(storage)
         records = dict(state.present)
         differ: dict[str, str] = {}
         if options.verify:
-            differ = await _verify(storage, state, records, wanted, options)
+            differ = await _verify(storage, state, records, wanted, options, held)
         held_back = [] if options.repair else _hold(differ, wanted)
         skipped, todo = [], []
         emit(SyncEvent("plan", count=len(wanted)))
@@ -284,7 +316,7 @@ async def _sync(
 
         async def up(rec: FileRecord) -> None:
             """Each file uploaded as soon as it is verified, while others download."""
-            records[rec.filename] = await upload_staged(storage, wh, rec)
+            records[rec.filename] = await upload_staged(storage, wh, rec, held)
             staged.add(rec.filename)
 
         def relay(event: SyncEvent) -> None:  # the plan above counts every file
@@ -297,6 +329,7 @@ async def _sync(
         await publish_index(storage, state, records, held, options.jobs)
         if not run.failed:  # when it finished, for `serve --ready-max-age`
             stamp = render_sync_stamp(datetime.now(timezone.utc), len(records))
+            held.check()
             await storage.put_bytes(SYNC_STAMP, stamp.encode(), content_type=CATALOG_TYPE)
     emit(SyncEvent("index", count=len(records)))
     return SyncReport(
@@ -318,6 +351,7 @@ async def _verify(
     records: dict[str, FileRecord],
     wanted: Sequence[Wanted],
     options: SyncOptions,
+    held: WriterLock,
 ) -> dict[str, str]:
     """Every file hashed again as it is in the storage: what differs from the catalog or
     the locks, by name. With `repair`, those blobs go (and their records)."""
@@ -348,8 +382,7 @@ async def _verify(
     for name, problem in sorted(differ.items()):
         log.warning("%s: %s", name, problem)
         if options.repair:
-            await storage.delete(FILES + name + METADATA_SUFFIX)
-            await storage.delete(FILES + name)
+            await delete_checked(storage, [FILES + name + METADATA_SUFFIX, FILES + name], held, 1)
             records.pop(name, None)
     return differ
 
@@ -394,8 +427,9 @@ async def _prune(storage: Storage, wanted: Sequence[Wanted], dry_run: bool) -> P
             # the index first: it never links to a file about to go
             await publish_index(storage, state, kept, held, jobs=8)
             for name in doomed:
-                await storage.delete(FILES + name + METADATA_SUFFIX)
-                await storage.delete(FILES + name)
+                await delete_checked(
+                    storage, [FILES + name + METADATA_SUFFIX, FILES + name], held, 1
+                )
     return PruneReport(
         removed=tuple(doomed),
         kept=tuple(n for n in present if n in needed),

@@ -7,12 +7,12 @@ a time in an order that never shows a link to something missing.
 
 from __future__ import annotations
 
+import contextlib
 import email.parser
 import hashlib
 import html
 import json
 import logging
-import shutil
 import zipfile
 import zlib
 from collections.abc import Mapping, Sequence
@@ -270,6 +270,16 @@ def collect(
     return fresh, projects
 
 
+PAGE_NAMES = ("index.html", "index.json")  # the pages of the root and of each project
+
+
+def is_page(rel: str) -> bool:
+    """A path under simple/ that is one of the index's own pages: a root page, or a page of
+    a direct project folder (nothing deeper)."""
+    folder, _, name = rel.rpartition("/")
+    return name in PAGE_NAMES and "/" not in folder
+
+
 def write_tree(root: Path, pages: Mapping[str, str]) -> None:
     """Make `root` hold exactly `pages`: project pages first, root pages next, then removals."""
     root.mkdir(parents=True, exist_ok=True)
@@ -288,7 +298,12 @@ def write_tree(root: Path, pages: Mapping[str, str]) -> None:
     keep = {rel.split("/", 1)[0] for rel in pages if "/" in rel}
     for entry in sorted(root.iterdir()):
         if entry.is_dir() and entry.name not in keep:
-            shutil.rmtree(entry, ignore_errors=True)
+            # only the pages this index writes: never what else is in the folder (another
+            # wheelhouse nested there, say)
+            for name in PAGE_NAMES:
+                (entry / name).unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                entry.rmdir()
         elif entry.is_file() and entry.name not in pages and not entry.name.startswith("."):
             entry.unlink(missing_ok=True)
 

@@ -248,7 +248,7 @@ def sync(
             wanted,
             config=config,
             options=options,
-            staging=options.staging or staging_for(storage.url),
+            staging=options.staging or staging_for(storage),
             progress=progress,
             transport=transport,
         )
@@ -356,8 +356,49 @@ def run_loop(coro: Coroutine[Any, Any, T]) -> T:
     try:
         import uvloop
     except ImportError:  # pragma: no cover (Windows)
-        return asyncio.run(coro)
-    return uvloop.run(coro)
+        done, result = asyncio.run(_terminable(coro))
+    else:
+        done, result = uvloop.run(_terminable(coro))
+    if not done:
+        from wheelhouse.errors import Terminated
+
+        raise Terminated()
+    return result  # type: ignore[return-value]
+
+
+async def _terminable(coro: Coroutine[Any, Any, T]) -> tuple[bool, T | None]:
+    """Run `coro`; SIGTERM cancels it as Ctrl-C does (its clean-up runs: locks released),
+    then (False, None). In the main thread only, where signals arrive."""
+    import signal
+    import threading
+
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    terminated = False
+
+    def on_term() -> None:
+        nonlocal terminated
+        terminated = True
+        if task is not None:
+            task.cancel()
+
+    installed = threading.current_thread() is threading.main_thread()
+    if installed:
+        previous = signal.getsignal(signal.SIGTERM)
+        try:
+            loop.add_signal_handler(signal.SIGTERM, on_term)
+        except (NotImplementedError, RuntimeError, ValueError):  # pragma: no cover
+            installed = False
+    try:
+        return True, await coro
+    except asyncio.CancelledError:
+        if not terminated:
+            raise
+        return False, None
+    finally:
+        if installed:
+            loop.remove_signal_handler(signal.SIGTERM)
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _ignore(event: SyncEvent) -> None:

@@ -77,15 +77,45 @@ def _code(exc: BaseException) -> str:
 
 
 class _Lease:
-    """The writer lock while held; `lost` says why, once a renewal failed."""
+    """The writer lock while held. `check` fails once the lease may have run out: a renewal
+    failed (`lost`), or none succeeded for the lease's duration less a safety margin (a
+    paused process, a stalled event loop: the renewer did not run, and another writer may
+    hold the lock by now). `renewed` is when (`clock`, monotonic) the last acquire or renewal
+    that succeeded was sent."""
 
-    def __init__(self, where: str) -> None:
+    def __init__(
+        self, where: str, lease_seconds: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.where = where
+        self.lease_seconds = lease_seconds
         self.lost: str | None = None
+        self._clock = clock
+        self.renewed = clock()
+
+    @property
+    def margin(self) -> float:
+        """Seconds before the lease's end at which it no longer counts as held: time for
+        the request about to be sent to arrive (and for clocks to differ)."""
+        return max(5.0, self.lease_seconds / 6)
+
+    def now(self) -> float:
+        return self._clock()
+
+    def renewed_now(self, sent: float | None = None) -> None:
+        self.renewed = self._clock() if sent is None else sent
 
     def check(self) -> None:
         if self.lost is not None:
-            raise WriterBusy(f"{self.where}: lost the writer lock ({self.lost}); nothing switched")
+            raise WriterBusy(
+                f"{self.where}: lost the writer lock ({self.lost}); stopped, nothing more written"
+            )
+        idle = self._clock() - self.renewed
+        if idle > self.lease_seconds - self.margin:
+            self.lost = f"its {self.lease_seconds:.0f} s lease was not renewed for {idle:.0f} s"
+            raise WriterBusy(
+                f"{self.where}: lost the writer lock ({self.lost}; another writer may hold "
+                "it now); stopped, nothing more written"
+            )
 
 
 class _BlobStream:
@@ -161,6 +191,15 @@ class BlobStorage:
     @property
     def local_root(self) -> Path | None:
         return None
+
+    @property
+    def account(self) -> str:
+        """The account's blob endpoint and name (from the connection string or account URL,
+        no request made): never the key or a token."""
+        self._client()
+        service = self._service
+        assert service is not None
+        return f"{str(service.url).rstrip('/')} ({service.account_name})"
 
     # -- connecting and errors ---------------------------------------------------------
 
@@ -521,6 +560,7 @@ class BlobStorage:
             deadline = time.monotonic() + wait
             said = False
             while True:
+                sent = time.monotonic()
                 try:
                     await lease.acquire(lease_duration=self.lease_seconds)
                     break
@@ -538,7 +578,8 @@ class BlobStorage:
                     log.info("waiting for another wheelhouse writer on %s", self.url)
                     said = True
                 await asyncio.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
-        held = _Lease(self.url)
+        held = _Lease(self.url, self.lease_seconds)
+        held.renewed_now(sent)
         renewer = asyncio.create_task(self._renew(lease, held))
         try:
             yield held
@@ -548,16 +589,23 @@ class BlobStorage:
                 await renewer
             try:
                 await lease.release()
-            except Exception:  # the lease ends by itself within lease_seconds
-                log.debug("%s: could not release the lease", where, exc_info=True)
+            except Exception as exc:  # the lease ends by itself within lease_seconds
+                log.warning(
+                    "%s: could not release the writer lock (%s); it ends by itself within %d s",
+                    where,
+                    self.translate(exc, LOCK_KEY),
+                    self.lease_seconds,
+                )
 
     async def _renew(self, lease: Any, held: _Lease) -> None:
         from azure.core.exceptions import AzureError
 
         while True:
             await asyncio.sleep(self.lease_seconds / 3)
+            sent = held.now()
             try:
                 await lease.renew()
+                held.renewed_now(sent)
             except AzureError as exc:
                 held.lost = str(self.translate(exc, LOCK_KEY))
                 log.warning("%s", held.lost)

@@ -10,7 +10,6 @@ fetched again; files gone from the storage go from the copy.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import logging
 import os
@@ -20,8 +19,8 @@ from pathlib import Path
 from wheelhouse.errors import IntegrityError
 from wheelhouse.files import AtomicFile, atomic_write
 from wheelhouse.store import layout
-from wheelhouse.store.layout import Wheelhouse
-from wheelhouse.store.storage import ObjectInfo, Storage, is_remote, open_wheelhouse
+from wheelhouse.store.layout import Wheelhouse, writer_lock
+from wheelhouse.store.storage import ObjectInfo, Storage, is_remote, local_key, open_wheelhouse
 
 log = logging.getLogger("wheelhouse")
 FILES = f"{layout.FILES}/"
@@ -38,8 +37,9 @@ def local_wheelhouse(
     if not is_remote(spec):
         return Path(spec)
     storage = open_wheelhouse(spec)
-    dest = cache_dir / "copies" / hashlib.sha256(storage.url.encode()).hexdigest()[:16]
-    asyncio.run(_copy_closing(storage, dest, sha256s))
+    dest = cache_dir / "copies" / local_key(storage)  # one per account and URL
+    with writer_lock(Wheelhouse(dest)):  # two runs here never share half-written files
+        asyncio.run(_copy_closing(storage, dest, sha256s))
     return dest
 
 
@@ -59,7 +59,11 @@ async def copy_wheelhouse(
     wh.files.mkdir(parents=True, exist_ok=True)
     state = _load_state(dest)
     catalog = await storage.read(layout.CATALOG, max_bytes=layout.CATALOG_BYTES)
-    listing = {i.key[len(FILES) :]: i for i in await storage.list_objects(FILES)}
+    listing = {
+        i.key[len(FILES) :]: i
+        for i in await storage.list_objects(FILES)
+        if "/" not in i.key[len(FILES) :]  # not what is nested deeper
+    }
     if sha256s is not None:
         wanted = set(sha256s) | _built_from(catalog.data if catalog else None, set(sha256s))
         listing_wanted = {n: i for n, i in listing.items() if i.sha256 in wanted}

@@ -69,12 +69,41 @@ def parse_blob_url(spec: str) -> BlobLocation:
         or any(ord(c) < 0x20 for c in prefix)
     ):
         raise UsageError(f"{spec}: {prefix!r} is not a usable blob prefix")
+    check_not_nested(spec, prefix.split("/")[-1] if prefix else "")
     return BlobLocation(container, prefix)
 
 
+NESTED_NAMES = ("files", "simple")  # a wheelhouse's own folders
+
+
+def check_not_nested(spec: object, last: str) -> None:
+    """Refuse a wheelhouse whose last path component is "files" or "simple": inside another
+    wheelhouse's files/ or simple/, the other's sync and prune would delete it."""
+    if last in NESTED_NAMES:
+        raise UsageError(
+            f"{spec}: a wheelhouse cannot be named {last!r} (it would be inside another "
+            f"wheelhouse's {last}/ folder, which that wheelhouse's sync and prune clean up): "
+            "choose another name"
+        )
+
+
+def check_not_mistyped(spec: str) -> None:
+    """Refuse what starts like an az:// URL and is not one ("az:/wheels", "az:wheels"): as a
+    folder it would silently be a new local folder named "az:"."""
+    if spec[:3].lower() == "az:" and not spec.startswith(AZ_SCHEME):
+        raise UsageError(
+            f"{spec!r} is not an az:// URL: give az://CONTAINER/PREFIX (two slashes), or "
+            "./az:... for a folder of that name"
+        )
+
+
 def is_remote(spec: str | Path) -> bool:
-    """True for an object storage URL (az://), False for a folder."""
-    return isinstance(spec, str) and spec.startswith(AZ_SCHEME)
+    """True for an object storage URL (az://), False for a folder (a mistyped az:// URL is
+    a UsageError, never a folder)."""
+    if not isinstance(spec, str):
+        return False
+    check_not_mistyped(spec)
+    return spec.startswith(AZ_SCHEME)
 
 
 def open_wheelhouse(
@@ -93,6 +122,7 @@ def open_wheelhouse(
 
     if isinstance(spec, Path):
         return LocalStorage(spec)
+    check_not_mistyped(spec)
     if "://" in spec:
         if not spec.startswith(AZ_SCHEME):
             scheme = spec.split("://", 1)[0]

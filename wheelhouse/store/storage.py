@@ -81,8 +81,9 @@ class Stream(Protocol):
 
 
 class WriterLock(Protocol):
-    """Held while a sync or prune writes. `check` raises if it was lost (a lease that
-    could not be renewed): call it before switching the index over."""
+    """Held while a sync or prune writes. `check` raises WriterBusy if it may be lost (a
+    lease that could not be renewed, or not renewed for its duration less a margin, as after
+    a pause): call it immediately before each write or delete that switches or removes."""
 
     def check(self) -> None: ...
 
@@ -97,6 +98,11 @@ class Storage(Protocol):
     @property
     def local_root(self) -> Path | None:
         """The folder, for a local wheelhouse (None for object storage)."""
+
+    @property
+    def account(self) -> str:
+        """Which storage account `url` is in (its endpoint and name, never a secret), "" for
+        a folder: the same az:// URL in two accounts is two wheelhouses."""
 
     async def stat(self, key: str) -> ObjectInfo | None:
         """The object's info, None where there is none."""
@@ -188,6 +194,10 @@ class LocalStorage:
     @property
     def local_root(self) -> Path | None:
         return self.root
+
+    @property
+    def account(self) -> str:
+        return ""
 
     def path(self, key: str) -> Path:
         return self.root / check_key(key)
@@ -327,6 +337,13 @@ class LocalStorage:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+
+def local_key(storage: Storage) -> str:
+    """The name of the local folders kept for `storage` (staging, copies): its account and
+    URL hashed, so that the same az:// URL in two accounts never shares one."""
+    who = f"{storage.account}\n{storage.url}" if storage.account else storage.url
+    return hashlib.sha256(who.encode()).hexdigest()[:16]
 
 
 def sha256_bytes(data: bytes) -> str:
