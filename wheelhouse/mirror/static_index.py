@@ -183,16 +183,10 @@ def _with_metadata(
     meta_path = wheelhouse.files / (rec.filename + METADATA_SUFFIX)
     if rec.metadata_sha256 and meta_path.is_file():
         return rec
-    meta = wheel_metadata(wheelhouse.file(rec.filename))
-    if meta is None:
-        log.warning("%s: no readable METADATA; served without PEP 658 metadata", rec.filename)
-        return rec
-    pending.append((meta_path, meta))
-    return replace(
-        rec,
-        metadata_sha256=hashlib.sha256(meta).hexdigest(),
-        requires_python=requires_python_of(meta) or rec.requires_python,
-    )
+    rec, meta = with_wheel_metadata(rec, wheelhouse.file(rec.filename))
+    if meta is not None:
+        pending.append((meta_path, meta))
+    return rec
 
 
 def with_wheel_metadata(rec: FileRecord, path: Path) -> tuple[FileRecord, bytes | None]:
@@ -219,18 +213,21 @@ def entries(records: Mapping[str, FileRecord]) -> dict[str, list[IndexEntry]]:
         pv = project_of(filename)
         if pv is None or (rec.built is not None and rec.built.host_only):
             continue
-        projects.setdefault(pv[0], []).append(
-            IndexEntry(
-                filename=filename,
-                version=pv[1],
-                sha256=rec.sha256,
-                size=rec.size,
-                requires_python=rec.requires_python,
-                upload_time=rec.upload_time,
-                metadata_sha256=rec.metadata_sha256,
-            )
-        )
+        projects.setdefault(pv[0], []).append(index_entry(filename, pv[1], rec))
     return projects
+
+
+def index_entry(filename: str, version: str, rec: FileRecord) -> IndexEntry:
+    """What the index says of one catalogued file."""
+    return IndexEntry(
+        filename=filename,
+        version=version,
+        sha256=rec.sha256,
+        size=rec.size,
+        requires_python=rec.requires_python,
+        upload_time=rec.upload_time,
+        metadata_sha256=rec.metadata_sha256,
+    )
 
 
 def collect(
@@ -255,17 +252,7 @@ def collect(
         fresh[filename] = rec
         if rec.built is not None and rec.built.host_only:
             continue  # built for this host's stand-in: never offered to the image
-        projects.setdefault(pv[0], []).append(
-            IndexEntry(
-                filename=filename,
-                version=pv[1],
-                sha256=rec.sha256,
-                size=rec.size,
-                requires_python=rec.requires_python,
-                upload_time=rec.upload_time,
-                metadata_sha256=rec.metadata_sha256,
-            )
-        )
+        projects.setdefault(pv[0], []).append(index_entry(filename, pv[1], rec))
     atomic_write_many(pending)
     return fresh, projects
 
